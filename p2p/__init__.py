@@ -1,0 +1,1 @@
+"""p2p: peer-to-peer overlay toolkit."""

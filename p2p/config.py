@@ -1,0 +1,126 @@
+"""Frozen configuration dataclasses (layer L0).
+
+Defaults follow the Kademlia paper (Maymounkov & Mazières, IPTPS 2002, §2.3 and §2.5: k = 20, α = 3,
+tRefresh = tReplicate = 3600 s, tRepublish = tExpire = 86400 s) and the stock ``kademlia`` 2.2.3 package's
+wire limits (request body ≤ 8192 bytes). Every value is validated when the object is built; a bad value raises
+:class:`p2p.errors.ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+__all__ = ["RPCConfig", "KademliaConfig", "NodeConfig"]
+
+
+def _check(cond: bool, name: str, why: str) -> None:
+    if not cond:
+        raise ConfigError(f"{name}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class RPCConfig:
+    """Request/reply settings (DESIGN.md §6, lecture notes on at-most-once RPC).
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for a reply to one transmission before retransmitting with the same XID.
+    retries : int
+        Retransmissions after the first transmission (so ``retries + 1`` datagrams at most per request).
+    reply_cache_ttl : float
+        Seconds a cached reply (for at-most-once execution of retried non-idempotent requests) is kept.
+        Must exceed ``timeout * (retries + 1)`` so every retransmission of a request still finds it.
+    reply_cache_size : int
+        Maximum number of cached replies; the oldest are discarded first.
+    max_outstanding : int
+        Maximum number of requests this node keeps in flight; further requests fail at once.
+    """
+
+    timeout: float = 1.0
+    retries: int = 2
+    reply_cache_ttl: float = 60.0
+    reply_cache_size: int = 4096
+    max_outstanding: int = 4096
+
+    def __post_init__(self) -> None:
+        _check(self.timeout > 0, "timeout", "must be > 0 seconds")
+        _check(0 <= self.retries <= 10, "retries", "must be in 0..10")
+        _check(self.reply_cache_size >= 1, "reply_cache_size", "must be >= 1")
+        _check(self.max_outstanding >= 1, "max_outstanding", "must be >= 1")
+        _check(
+            self.reply_cache_ttl > self.timeout * (self.retries + 1),
+            "reply_cache_ttl",
+            "must exceed timeout * (retries + 1) so retransmissions find the cached reply",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KademliaConfig:
+    """Kademlia parameters (paper §2.3, §2.5, §4.1).
+
+    Parameters
+    ----------
+    k : int
+        Bucket size and replication factor.
+    alpha : int
+        Requests kept in flight by an iterative lookup.
+    replacement_cache_size : int
+        Contacts remembered per bucket to replace a dead one (paper §4.1).
+    refresh_interval : float
+        Seconds after which a bucket without lookups is refreshed by a lookup of a random id in it (tRefresh).
+    replicate_interval : float
+        Seconds between a holder's re-stores of each record to the k closest nodes (tReplicate).
+    republish_interval : float
+        Seconds between the original publisher's re-publications of its own records (tRepublish).
+    expire_after : float
+        Seconds after its last STORE that a record is dropped (tExpire).
+    max_value_size : int
+        Largest encoded value accepted, in bytes; requests over 8192 bytes are refused by stock nodes.
+    max_records : int
+        Most records held; STOREs beyond it are refused (``False`` reply) so memory stays bounded.
+    cache_on_get : bool
+        After a successful FIND_VALUE, store the value at the closest queried node that lacked it (§2.3).
+    handover : bool
+        When a new contact appears and is closer to a held key than this node's k-th closest, send it the
+        record (paper §2.5, as the stock package does).
+    """
+
+    k: int = 20
+    alpha: int = 3
+    replacement_cache_size: int = 8
+    refresh_interval: float = 3600.0
+    replicate_interval: float = 3600.0
+    republish_interval: float = 86400.0
+    expire_after: float = 86400.0
+    max_value_size: int = 7900
+    max_records: int = 100_000
+    cache_on_get: bool = True
+    handover: bool = True
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.k <= 64, "k", "must be in 1..64")
+        _check(1 <= self.alpha <= self.k, "alpha", "must be in 1..k")
+        _check(self.replacement_cache_size >= 0, "replacement_cache_size", "must be >= 0")
+        for name in ("refresh_interval", "replicate_interval", "republish_interval", "expire_after"):
+            _check(getattr(self, name) > 0, name, "must be > 0 seconds")
+        _check(1 <= self.max_value_size <= 8000, "max_value_size", "must be in 1..8000 bytes")
+        _check(self.max_records >= 1, "max_records", "must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    """Everything a :class:`p2p.core.NodeCore` needs besides its id, store and RNG.
+
+    Parameters
+    ----------
+    kademlia : KademliaConfig
+        DHT parameters.
+    rpc : RPCConfig
+        Request/reply parameters.
+    """
+
+    kademlia: KademliaConfig = field(default_factory=KademliaConfig)
+    rpc: RPCConfig = field(default_factory=RPCConfig)

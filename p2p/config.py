@@ -69,6 +69,9 @@ class KademliaConfig:
         Requests kept in flight by an iterative lookup.
     replacement_cache_size : int
         Contacts remembered per bucket to replace a dead one (paper §4.1).
+    questionable_after : float
+        Seconds of silence after which a contact is pinged before a newcomer may evict it (BEP 5 "good" and
+        "questionable" nodes; the paper §2.2 pings the least-recently seen contact).
     refresh_interval : float
         Seconds after which a bucket without lookups is refreshed by a lookup of a random id in it (tRefresh).
     replicate_interval : float
@@ -91,6 +94,7 @@ class KademliaConfig:
     k: int = 20
     alpha: int = 3
     replacement_cache_size: int = 8
+    questionable_after: float = 900.0
     refresh_interval: float = 3600.0
     replicate_interval: float = 3600.0
     republish_interval: float = 86400.0
@@ -104,7 +108,7 @@ class KademliaConfig:
         _check(1 <= self.k <= 64, "k", "must be in 1..64")
         _check(1 <= self.alpha <= self.k, "alpha", "must be in 1..k")
         _check(self.replacement_cache_size >= 0, "replacement_cache_size", "must be >= 0")
-        for name in ("refresh_interval", "replicate_interval", "republish_interval", "expire_after"):
+        for name in ("questionable_after", "refresh_interval", "replicate_interval", "republish_interval", "expire_after"):
             _check(getattr(self, name) > 0, name, "must be > 0 seconds")
         _check(1 <= self.max_value_size <= 8000, "max_value_size", "must be in 1..8000 bytes")
         _check(self.max_records >= 1, "max_records", "must be >= 1")

@@ -1,0 +1,792 @@
+"""NodeCore: one node's whole protocol as a pure state machine that returns effects (layer L4).
+
+The core never performs I/O and never reads a clock or the global RNG. Drivers feed it datagrams and time
+and carry out the effects it returns (DESIGN.md §4; the model is h11's ``Connection``)::
+
+    core = NodeCore(config, node_id, rng=random.Random(seed), store=MemoryStore(), now=t0)
+    effects = core.handle_datagram(now, src_addr, data)   # bad bytes -> counted, no effect
+    qid, effects = core.start_get(now, key)               # also start_put, start_bootstrap, start_find_node
+    effects = core.poll(now)                              # timers: retransmissions, refresh, replication
+    deadline = core.next_deadline()                       # seconds; math.inf when idle
+    stats = core.statistics()
+
+Effects are :class:`Send`, :class:`Completed` and :class:`Failed`. A query's final effect is exactly one
+``Completed`` or ``Failed`` carrying its query id.
+
+References
+----------
+Maymounkov & Mazières, IPTPS 2002: §2.3 (lookup, FIND_VALUE, caching on the closest node that lacked the
+value, refresh), §2.5 (replication, republishing, join and hand-over of keys to a new node), §4.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .config import NodeConfig
+from .errors import BootstrapFailed, NoContacts, P2PError, ValueTooLarge
+from .ids import key_id as _key_id
+from .ids import random_id_in_bucket
+from .lookup.kademlia import ClosestPeersLookup
+from .routing.kbuckets import RoutingTable
+from .rpc import CACHE_NEW, CACHE_PENDING, Outstanding, ReplyCache, RPCClient
+from .store import MemoryStore, Record, RecordStore
+from .wire import (
+    Address,
+    Contact,
+    DecodeError,
+    FindNode,
+    FindValue,
+    Message,
+    NodesReply,
+    Ping,
+    PingReply,
+    Request,
+    Store,
+    StoreReply,
+    Value,
+    ValueReply,
+    check_value,
+    decode,
+    encode_response,
+    encoded_size,
+    rpc_spec,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import random
+
+__all__ = [
+    "NodeCore",
+    "Send",
+    "Completed",
+    "Failed",
+    "Effect",
+    "GetResult",
+    "PutResult",
+    "BootstrapResult",
+    "FindNodeResult",
+    "CoreStatistics",
+    "QueryId",
+]
+
+QueryId = int
+
+
+# ------------------------------------------------------------------------------------------------ effects
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Send ``data`` (one datagram) to ``addr``."""
+
+    addr: Address
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """Query ``qid`` finished; ``result`` is a ``GetResult``, ``PutResult``, ``BootstrapResult`` or
+    ``FindNodeResult``."""
+
+    qid: QueryId
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """Query ``qid`` could not run to the end; ``error`` says why (:class:`p2p.errors.P2PError`)."""
+
+    qid: QueryId
+    error: P2PError
+
+
+Effect = Send | Completed | Failed
+
+
+@dataclass(frozen=True, slots=True)
+class GetResult:
+    """Outcome of an iterative FIND_VALUE.
+
+    Attributes
+    ----------
+    key_id : int
+    found : bool
+    value : Value or None
+    hops : int
+        Hop at which the value was found (0: local store; 1: a contact of our own table).
+    requests : int
+        FIND_VALUE requests the query sent.
+    seconds : float
+        Time from start to completion.
+    """
+
+    key_id: int
+    found: bool
+    value: Value | None
+    hops: int
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    """Outcome of a put: FIND_NODE lookup, then STORE on the k closest.
+
+    Attributes
+    ----------
+    key_id : int
+    acks : int
+        Remote nodes that acknowledged the STORE (the record is durable there).
+    targets : int
+        Remote nodes a STORE was sent to (≤ k).
+    stored_locally : bool
+        This node is among the k closest and keeps a copy too.
+    requests : int
+        Requests sent (lookup and stores).
+    seconds : float
+    """
+
+    key_id: int
+    acks: int
+    targets: int
+    stored_locally: bool
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapResult:
+    """Outcome of joining: pings to the bootstrap addresses, then a lookup of the own id (paper §2.3)."""
+
+    responded: int
+    contacts: int
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class FindNodeResult:
+    """Outcome of an iterative FIND_NODE: the closest nodes that answered, closest first."""
+
+    target: int
+    closest: tuple[Contact, ...]
+    hops: int
+    requests: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CoreStatistics:
+    """Counters of one core (trio's ``statistics()`` convention). Drops are by reason, e.g. ``"msgpack"``,
+    ``"unknown_xid"``, ``"wrong_source"``."""
+
+    datagrams_received: int
+    datagrams_sent: int
+    dropped: int
+    drops: dict[str, int]
+    requests_received: dict[str, int]
+    requests_executed: dict[str, int]
+    replies_sent: int
+    replies_from_cache: int
+    duplicates_pending: int
+    requests_sent: int
+    retransmissions: int
+    timeouts: int
+    replies_accepted: int
+    outstanding: int
+    reply_cache_entries: int
+    queries_started: int
+    queries_completed: int
+    queries_failed: int
+    active_queries: int
+    contacts: int
+    records: int
+    store_refused: int
+    eviction_pings: int
+    handovers: int
+    replications: int
+    cache_stores: int
+
+
+# ------------------------------------------------------------------------------------------------ queries
+
+
+@dataclass(slots=True, eq=False)
+class _Query:
+    qid: QueryId
+    kind: str  # get | put | replicate | find_node | refresh | bootstrap
+    target: int
+    started: float
+    internal: bool = False
+    value: Value | None = None
+    phase: str = "lookup"  # ping | lookup | store
+    lookup: ClosestPeersLookup | None = None
+    pending: set[bytes] = field(default_factory=set)
+    seeds: list[Contact] = field(default_factory=list)
+    responded: int = 0
+    acks: int = 0
+    targets: int = 0
+    stored_locally: bool = False
+    requests: int = 0
+
+
+_EVICT = "evict"
+_QUERY = "query"
+_FIRE = "fire"  # fire-and-forget (cache store, hand-over)
+
+
+class NodeCore:
+    """The protocol state of one Kademlia node.
+
+    Parameters
+    ----------
+    config : NodeConfig
+        Parameters (k, α, timeouts, intervals).
+    node_id : int
+        This node's 160-bit id.
+    rng : random.Random
+        All randomness (XIDs, refresh targets) comes from here.
+    store : RecordStore, optional
+        Where records live; a :class:`p2p.store.MemoryStore` by default. Its ``put`` is called before a STORE
+        is acknowledged.
+    now : float
+        Creation time in seconds (the drivers' clock).
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        node_id: int,
+        *,
+        rng: random.Random,
+        store: RecordStore | None = None,
+        now: float = 0.0,
+    ) -> None:
+        self.config = config
+        self.node_id = node_id
+        self.rng = rng
+        self.store: RecordStore = store if store is not None else MemoryStore()
+        kad = config.kademlia
+        self.table = RoutingTable(node_id, kad.k, kad.replacement_cache_size, now, kad.questionable_after)
+        self.rpc = RPCClient(config.rpc, rng)
+        self.reply_cache = ReplyCache(config.rpc.reply_cache_ttl, config.rpc.reply_cache_size)
+        self._queries: dict[QueryId, _Query] = {}
+        self._next_qid = 1
+        self._maintenance_period = max(1.0, min(kad.refresh_interval, kad.replicate_interval) / 20)
+        self._next_maintenance = now + self._maintenance_period
+        self._c: dict[str, int] = dict.fromkeys(
+            (
+                "datagrams_received",
+                "datagrams_sent",
+                "dropped",
+                "replies_sent",
+                "replies_from_cache",
+                "duplicates_pending",
+                "queries_started",
+                "queries_completed",
+                "queries_failed",
+                "store_refused",
+                "eviction_pings",
+                "handovers",
+                "replications",
+                "cache_stores",
+            ),
+            0,
+        )
+        self._drops: dict[str, int] = {}
+        self._received: dict[str, int] = {}
+        self._executed: dict[str, int] = {}
+
+    # ============================================================================== public: inputs
+
+    def handle_datagram(self, now: float, src: Address, data: bytes) -> list[Effect]:
+        """Process one datagram from ``src``.
+
+        Never raises on bad input: a datagram that fails decoding, a reply with an unknown XID or from the
+        wrong address, or a malformed reply is dropped and counted in :meth:`statistics`.
+
+        Returns
+        -------
+        list of Effect
+        """
+        self._c["datagrams_received"] += 1
+        out: list[Effect] = []
+        try:
+            msg = decode(data)
+        except DecodeError as exc:
+            self._drop(str(exc))
+            return out
+        if isinstance(msg, Request):
+            self._on_request(now, src, msg, out)
+        else:
+            self._on_response(now, src, msg.xid, msg.body, out)
+        return out
+
+    def poll(self, now: float) -> list[Effect]:
+        """Fire due timers: retransmissions, request timeouts, and maintenance (expiry, bucket refresh,
+        replication) every ``min(refresh_interval, replicate_interval) / 20`` seconds."""
+        out: list[Effect] = []
+        retransmit, failed = self.rpc.poll(now)
+        for o in retransmit:
+            self._emit(out, o.addr, o.data)
+            if o.attempts == 2 and o.contact_id is not None:
+                q = self._query_of(o)
+                if q is not None and q.phase == "lookup" and q.lookup is not None:
+                    q.lookup.on_stall(o.contact_id, now)
+                    self._advance(now, q, out)
+        for o in failed:
+            self._on_request_failed(now, o, out)
+        if now >= self._next_maintenance:
+            self._next_maintenance = now + self._maintenance_period
+            self._maintain(now, out)
+        return out
+
+    def next_deadline(self) -> float:
+        """When :meth:`poll` next has work, in seconds (``math.inf`` if never)."""
+        return min(self.rpc.next_deadline(), self._next_maintenance)
+
+    # ============================================================================== public: queries
+
+    def start_get(self, now: float, key: str | bytes | int) -> tuple[QueryId, list[Effect]]:
+        """Start an iterative FIND_VALUE for ``key`` (a str/bytes key, or an int key id).
+
+        Completes with a :class:`GetResult` (``found`` may be ``False``); fails with
+        :class:`p2p.errors.NoContacts` when the routing table is empty and the value is not held locally.
+        """
+        kid = key if isinstance(key, int) else _key_id(key)
+        q = self._new_query(now, "get", kid)
+        out: list[Effect] = []
+        rec = self.store.get(kid)
+        if rec is not None and rec.expires_at > now:
+            self._complete(q, GetResult(kid, True, rec.value, 0, 0, 0.0), out)
+            return q.qid, out
+        self._start_lookup(now, q, out)
+        return q.qid, out
+
+    def start_put(self, now: float, key: str | bytes | int, value: Value) -> tuple[QueryId, list[Effect]]:
+        """Store ``value`` under ``key`` on the k closest nodes.
+
+        Completes with a :class:`PutResult`.
+
+        Raises
+        ------
+        p2p.errors.InvalidValue
+            If ``value`` is not int, float, bool, str or bytes.
+        p2p.errors.ValueTooLarge
+            If the packed value exceeds ``max_value_size`` bytes.
+        """
+        check_value(value)
+        size = encoded_size(value)
+        if size > self.config.kademlia.max_value_size:
+            raise ValueTooLarge(f"value is {size} bytes packed; the limit is {self.config.kademlia.max_value_size}")
+        kid = key if isinstance(key, int) else _key_id(key)
+        q = self._new_query(now, "put", kid)
+        q.value = value
+        out: list[Effect] = []
+        self._start_lookup(now, q, out)
+        return q.qid, out
+
+    def start_find_node(self, now: float, target: int) -> tuple[QueryId, list[Effect]]:
+        """Start an iterative FIND_NODE for ``target``; completes with a :class:`FindNodeResult`."""
+        q = self._new_query(now, "find_node", target)
+        out: list[Effect] = []
+        self._start_lookup(now, q, out)
+        return q.qid, out
+
+    def start_bootstrap(
+        self, now: float, addrs: Iterable[Address] = (), contacts: Iterable[Contact] = ()
+    ) -> tuple[QueryId, list[Effect]]:
+        """Join the network: ping each address in ``addrs`` to learn its id, add ``contacts`` (known ids,
+        e.g. restored from disk), then look up the own id (paper §2.3). Buckets farther than the closest
+        neighbour are refreshed afterwards by maintenance.
+
+        Completes with a :class:`BootstrapResult`; fails with :class:`p2p.errors.BootstrapFailed` when no
+        address answered and no contact is known.
+        """
+        q = self._new_query(now, "bootstrap", self.node_id)
+        out: list[Effect] = []
+        for c in contacts:
+            self._seen(now, c, out)
+        q.seeds = list(contacts)
+        q.phase = "ping"
+        for addr in dict.fromkeys(addrs):
+            o = self.rpc.request(now, addr, Ping(self.node_id), (_QUERY, q.qid), None)
+            if o is not None:
+                q.pending.add(o.xid)
+                q.requests += 1
+                self._emit(out, o.addr, o.data)
+        if not q.pending:
+            self._bootstrap_lookup(now, q, out)
+        return q.qid, out
+
+    def add_contacts(self, now: float, contacts: Iterable[Contact]) -> list[Effect]:
+        """Put known contacts (restored from disk) into the routing table without asking them."""
+        out: list[Effect] = []
+        for c in contacts:
+            self._seen(now, c, out)
+        return out
+
+    def cancel(self, qid: QueryId) -> None:
+        """Forget a query; it emits no further effect."""
+        self._queries.pop(qid, None)
+
+    # ============================================================================== public: state
+
+    def statistics(self) -> CoreStatistics:
+        """A snapshot of the counters (see :class:`CoreStatistics`)."""
+        c = self._c
+        return CoreStatistics(
+            datagrams_received=c["datagrams_received"],
+            datagrams_sent=c["datagrams_sent"],
+            dropped=c["dropped"],
+            drops=dict(self._drops),
+            requests_received=dict(self._received),
+            requests_executed=dict(self._executed),
+            replies_sent=c["replies_sent"],
+            replies_from_cache=c["replies_from_cache"],
+            duplicates_pending=c["duplicates_pending"],
+            requests_sent=self.rpc.requests_sent,
+            retransmissions=self.rpc.retransmissions,
+            timeouts=self.rpc.timeouts,
+            replies_accepted=self.rpc.replies_accepted,
+            outstanding=len(self.rpc),
+            reply_cache_entries=len(self.reply_cache),
+            queries_started=c["queries_started"],
+            queries_completed=c["queries_completed"],
+            queries_failed=c["queries_failed"],
+            active_queries=len(self._queries),
+            contacts=len(self.table),
+            records=len(self.store),
+            store_refused=c["store_refused"],
+            eviction_pings=c["eviction_pings"],
+            handovers=c["handovers"],
+            replications=c["replications"],
+            cache_stores=c["cache_stores"],
+        )
+
+    def contacts(self) -> list[Contact]:
+        """Every contact of the routing table."""
+        return self.table.contacts()
+
+    # ============================================================================== server side
+
+    def _on_request(self, now: float, src: Address, req: Request, out: list[Effect]) -> None:
+        m = req.message
+        name = m.NAME
+        self._received[name] = self._received.get(name, 0) + 1
+        sender = getattr(m, "sender", None)
+        if sender is not None and sender != self.node_id:
+            self._seen(now, Contact(sender, src[0], src[1]), out)
+        spec = rpc_spec(name)
+        cached = spec is not None and not spec.idempotent
+        key = (src, req.xid)
+        if cached:
+            state = self.reply_cache.begin(now, key)
+            if state is CACHE_PENDING:
+                self._c["duplicates_pending"] += 1
+                return
+            if state is not CACHE_NEW:
+                self._c["replies_from_cache"] += 1
+                self._emit(out, src, state)  # the cached reply datagram
+                return
+        reply = self._execute(now, src, m)
+        self._executed[name] = self._executed.get(name, 0) + 1
+        if reply is None:
+            if cached:
+                self.reply_cache.abandon(key)
+            return
+        data = encode_response(req.xid, reply)
+        if cached:
+            self.reply_cache.complete(key, data)
+        self._c["replies_sent"] += 1
+        self._emit(out, src, data)
+
+    def _execute(self, now: float, src: Address, m: Message) -> Any:
+        kad = self.config.kademlia
+        if type(m) is FindNode:
+            return NodesReply(tuple(self.table.closest(m.target, kad.k, exclude=m.sender)))
+        if type(m) is FindValue:
+            rec = self.store.get(m.key)
+            if rec is not None and rec.expires_at > now:
+                return ValueReply(rec.value)
+            return NodesReply(tuple(self.table.closest(m.key, kad.k, exclude=m.sender)))
+        if type(m) is Ping:
+            return PingReply(self.node_id)
+        if type(m) is Store:
+            return StoreReply(self._accept_store(now, m.key, m.value))
+        return None  # a registered extension this core does not serve: no reply, like the stock package
+
+    def _accept_store(self, now: float, key: int, value: Value, publisher: int | None = None) -> bool:
+        kad = self.config.kademlia
+        old = self.store.get(key)
+        if old is None and len(self.store) >= kad.max_records:
+            self._c["store_refused"] += 1
+            return False
+        if encoded_size(value) > kad.max_value_size:
+            self._c["store_refused"] += 1
+            return False
+        if publisher is None and old is not None and old.publisher is not None and old.value == value:
+            publisher = old.publisher
+        self.store.put(Record(key, value, now, now + kad.expire_after, publisher))
+        return True
+
+    # ============================================================================== client side
+
+    def _on_response(self, now: float, src: Address, xid: bytes, body: Any, out: list[Effect]) -> None:
+        r = self.rpc.on_response(src, xid, body)
+        if isinstance(r, str):
+            self._drop(r)
+            return
+        o, reply = r
+        cid = o.contact_id
+        if cid is None and type(reply) is PingReply:
+            cid = reply.node_id
+        if cid is not None and cid != self.node_id:
+            self._seen(now, Contact(cid, o.addr[0], o.addr[1]), out)
+        owner = o.owner
+        if owner[0] == _EVICT:
+            self.table.ping_result(owner[1], alive=True)
+            return
+        if owner[0] != _QUERY:
+            return
+        q = self._queries.get(owner[1])
+        if q is None:
+            return
+        q.pending.discard(o.xid)
+        if q.phase == "ping":
+            if type(reply) is PingReply and reply.node_id != self.node_id:
+                q.responded += 1
+                q.seeds.append(Contact(reply.node_id, o.addr[0], o.addr[1]))
+            if not q.pending:
+                self._bootstrap_lookup(now, q, out)
+        elif q.phase == "lookup":
+            assert q.lookup is not None and o.contact_id is not None
+            if type(reply) is ValueReply:
+                self._found_value(now, q, o.contact_id, reply.value, out)
+                return
+            if type(reply) is NodesReply:
+                q.lookup.on_success(o.contact_id, reply.contacts, now)
+            else:  # a find_node answered with something else: treat as unusable
+                q.lookup.on_failure(o.contact_id, now)
+            self._advance(now, q, out)
+        elif q.phase == "store":
+            if type(reply) is StoreReply and reply.ok:
+                q.acks += 1
+            if not q.pending:
+                self._finish_store(now, q, out)
+
+    def _on_request_failed(self, now: float, o: Outstanding, out: list[Effect]) -> None:
+        if o.contact_id is not None:
+            self.table.fail(o.contact_id)
+        owner = o.owner
+        if owner[0] == _EVICT:
+            self.table.ping_result(owner[1], alive=False)
+            return
+        if owner[0] != _QUERY:
+            return
+        q = self._queries.get(owner[1])
+        if q is None:
+            return
+        q.pending.discard(o.xid)
+        if q.phase == "ping":
+            if not q.pending:
+                self._bootstrap_lookup(now, q, out)
+        elif q.phase == "lookup":
+            assert q.lookup is not None and o.contact_id is not None
+            q.lookup.on_failure(o.contact_id, now)
+            self._advance(now, q, out)
+        elif q.phase == "store" and not q.pending:
+            self._finish_store(now, q, out)
+
+    # ============================================================================== query machinery
+
+    def _new_query(self, now: float, kind: str, target: int, internal: bool = False) -> _Query:
+        q = _Query(self._next_qid, kind, target, now, internal)
+        self._next_qid += 1
+        self._queries[q.qid] = q
+        self._c["queries_started"] += 1
+        return q
+
+    def _query_of(self, o: Outstanding) -> _Query | None:
+        owner = o.owner
+        return self._queries.get(owner[1]) if owner[0] == _QUERY else None
+
+    def _start_lookup(self, now: float, q: _Query, out: list[Effect], seeds: Iterable[Contact] = ()) -> None:
+        kad = self.config.kademlia
+        initial = list(seeds) or self.table.closest(q.target, kad.k)
+        if not initial:
+            self._fail(q, NoContacts("the routing table is empty: bootstrap first"), out)
+            return
+        self.table.touch(q.target, now)
+        q.phase = "lookup"
+        q.lookup = ClosestPeersLookup(q.target, kad.k, kad.alpha, initial, own_id=self.node_id)
+        self._advance(now, q, out)
+
+    def _advance(self, now: float, q: _Query, out: list[Effect]) -> None:
+        lookup = q.lookup
+        assert lookup is not None
+        while not lookup.finished:
+            batch = lookup.next(now)
+            if not batch:
+                break
+            for c in batch:
+                msg: Message = FindValue(self.node_id, q.target) if q.kind == "get" else FindNode(self.node_id, q.target)
+                o = self.rpc.request(now, c.addr, msg, (_QUERY, q.qid), c.node_id)
+                if o is None:  # too many requests in flight
+                    lookup.on_failure(c.node_id, now)
+                    continue
+                q.pending.add(o.xid)
+                q.requests += 1
+                self._emit(out, o.addr, o.data)
+        if lookup.finished:
+            self._lookup_done(now, q, out)
+
+    def _lookup_done(self, now: float, q: _Query, out: list[Effect]) -> None:
+        lookup = q.lookup
+        assert lookup is not None
+        closest = lookup.result()
+        if q.kind == "get":
+            self._complete(q, GetResult(q.target, False, None, lookup.max_hops, q.requests, now - q.started), out)
+        elif q.kind in ("put", "replicate"):
+            self._store_phase(now, q, closest, out)
+        elif q.kind == "bootstrap":
+            result = BootstrapResult(q.responded, len(self.table), q.requests, now - q.started)
+            self._complete(q, result, out)
+        else:
+            result = FindNodeResult(q.target, tuple(closest), lookup.max_hops, q.requests, now - q.started)
+            self._complete(q, result, out)
+
+    def _found_value(self, now: float, q: _Query, holder: int, value: Value, out: list[Effect]) -> None:
+        lookup = q.lookup
+        assert lookup is not None
+        hops = lookup.hops(holder)
+        lookup.finish()
+        if self.config.kademlia.cache_on_get:
+            lacking = lookup.result()  # answered with contacts, so they lacked the value
+            if lacking:
+                self._fire(now, lacking[0], Store(self.node_id, q.target, value), out)
+                self._c["cache_stores"] += 1
+        self._complete(q, GetResult(q.target, True, value, hops, q.requests, now - q.started), out)
+
+    def _store_phase(self, now: float, q: _Query, closest: list[Contact], out: list[Effect]) -> None:
+        kad = self.config.kademlia
+        assert q.value is not None
+        own_distance = self.node_id ^ q.target
+        if len(closest) < kad.k or own_distance < (closest[-1].node_id ^ q.target):
+            publisher = self.node_id if q.kind == "put" else None
+            q.stored_locally = self._accept_store(now, q.target, q.value, publisher)
+        q.phase = "store"
+        for c in closest:
+            o = self.rpc.request(now, c.addr, Store(self.node_id, q.target, q.value), (_QUERY, q.qid), c.node_id)
+            if o is None:
+                continue
+            q.pending.add(o.xid)
+            q.requests += 1
+            q.targets += 1
+            self._emit(out, o.addr, o.data)
+        if not q.pending:
+            self._finish_store(now, q, out)
+
+    def _finish_store(self, now: float, q: _Query, out: list[Effect]) -> None:
+        result = PutResult(q.target, q.acks, q.targets, q.stored_locally, q.requests, now - q.started)
+        self._complete(q, result, out)
+
+    def _bootstrap_lookup(self, now: float, q: _Query, out: list[Effect]) -> None:
+        if not q.seeds and not len(self.table):
+            self._fail(q, BootstrapFailed("no bootstrap address answered"), out)
+            return
+        self._start_lookup(now, q, out, seeds=q.seeds + self.table.closest(self.node_id, self.config.kademlia.k))
+
+    def _complete(self, q: _Query, result: Any, out: list[Effect]) -> None:
+        if self._queries.pop(q.qid, None) is None:
+            return
+        self._c["queries_completed"] += 1
+        if not q.internal:
+            out.append(Completed(q.qid, result))
+
+    def _fail(self, q: _Query, error: P2PError, out: list[Effect]) -> None:
+        if self._queries.pop(q.qid, None) is None:
+            return
+        self._c["queries_failed"] += 1
+        if not q.internal:
+            out.append(Failed(q.qid, error))
+
+    # ============================================================================== routing upkeep
+
+    def _seen(self, now: float, contact: Contact, out: list[Effect]) -> None:
+        added, oldest = self.table.update(contact, now)
+        if oldest is not None:
+            o = self.rpc.request(now, oldest.addr, Ping(self.node_id), (_EVICT, oldest.node_id), oldest.node_id)
+            if o is None:
+                self.table.ping_result(oldest.node_id, alive=True)
+            else:
+                self._c["eviction_pings"] += 1
+                self._emit(out, o.addr, o.data)
+        if added and self.config.kademlia.handover and len(self.store):
+            self._handover(now, contact, out)
+
+    def _handover(self, now: float, contact: Contact, out: list[Effect]) -> None:
+        """Send a new nearby contact the records it should now hold (paper §2.5): those for which it is
+        among our k closest to the key while this node is the closest we know."""
+        k = self.config.kademlia.k
+        neighbourhood = self.table.closest(self.node_id, k)
+        if all(c.node_id != contact.node_id for c in neighbourhood):
+            return  # a far contact cannot be among the k closest of keys this node is closest to
+        new = contact.node_id
+        for rec in self.store:
+            if rec.expires_at <= now:
+                continue
+            key = rec.key
+            closest = self.table.closest(key, k)
+            if all(c.node_id != new for c in closest):
+                continue
+            others = [c for c in closest if c.node_id != new]
+            if others and (others[0].node_id ^ key) < (self.node_id ^ key):
+                continue
+            self._fire(now, contact, Store(self.node_id, key, rec.value), out)
+            self._c["handovers"] += 1
+
+    def _fire(self, now: float, contact: Contact, msg: Message, out: list[Effect]) -> None:
+        o = self.rpc.request(now, contact.addr, msg, (_FIRE, None), contact.node_id)
+        if o is not None:
+            self._emit(out, o.addr, o.data)
+
+    def _maintain(self, now: float, out: list[Effect]) -> None:
+        kad = self.config.kademlia
+        self.store.expire(now)
+        self.reply_cache.expire(now)
+        # Bucket refresh (§2.3): a lookup of a random id in each bucket without a lookup for an hour.
+        for index in self.table.stale_buckets(now, kad.refresh_interval)[:8]:
+            target = random_id_in_bucket(self.node_id, index, self.rng)
+            q = self._new_query(now, "refresh", target, internal=True)
+            self._start_lookup(now, q, out)
+            self.table.touch(target, now)
+        # Replication (§2.5): re-store each record an hour after the last STORE this node received for it;
+        # a STORE from another holder resets the clock, so usually one holder replicates per interval.
+        started = 0
+        for rec in self.store:
+            if started >= 64:
+                break
+            jitter = 1.0 + ((rec.key ^ self.node_id) & 0xFFFF) / 0xFFFF * 0.1
+            interval = kad.replicate_interval * jitter
+            if now - rec.stored_at < interval or rec.expires_at <= now:
+                continue
+            started += 1
+            self._c["replications"] += 1
+            self.store.put(replace(rec, stored_at=now, expires_at=now + kad.expire_after))
+            q = self._new_query(now, "replicate", rec.key, internal=True)
+            q.value = rec.value
+            self._start_lookup(now, q, out)
+
+    # ============================================================================== helpers
+
+    def _emit(self, out: list[Effect], addr: Address, data: bytes) -> None:
+        self._c["datagrams_sent"] += 1
+        out.append(Send(addr, data))
+
+    def _drop(self, reason: str) -> None:
+        self._c["dropped"] += 1
+        self._drops[reason] = self._drops.get(reason, 0) + 1

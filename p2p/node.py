@@ -183,17 +183,24 @@ class Node:
     # -------------------------------------------------------------------------------------- the loop
 
     async def _apply(self, effects: list[Effect]) -> None:
+        # Wake the awaiting queries first, then send, shielded: a deadline firing in the middle must not
+        # drop the rest of an effect list (which would lose a completion or half a batch of requests).
+        sends = []
         for e in effects:
             if type(e) is Send:
-                try:
-                    await self.transport.send(e.addr, e.data)
-                except NodeClosed:
-                    return
+                sends.append(e)
             else:
                 slot = self._waiters.pop(e.qid, None)
                 if slot is not None:
                     slot[1] = e
                     slot[0].set()
+        if sends:
+            with trio.CancelScope(shield=True):
+                for e in sends:
+                    try:
+                        await self.transport.send(e.addr, e.data)
+                    except NodeClosed:
+                        return
 
     def _rearm(self) -> None:
         if self._scope is not None:
@@ -202,18 +209,22 @@ class Node:
     async def _loop(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         core = self.core
+        offset = self._offset
         next_save = trio.current_time() + CONTACT_SAVE_INTERVAL
         while True:
-            with trio.CancelScope(deadline=core.next_deadline() - self._offset) as scope:
+            # One cancel scope serves many datagrams: its deadline follows core.next_deadline() and it is
+            # only rebuilt after it fires (then the core's timers run).
+            with trio.CancelScope(deadline=core.next_deadline() - offset) as scope:
                 self._scope = scope
-                try:
-                    src, data = await self.transport.receive()
-                except NodeClosed:
-                    return
-                await self._apply(self._guard(core.handle_datagram, self.now(), src, data))
+                while True:
+                    try:
+                        src, data = await self.transport.receive()
+                    except NodeClosed:
+                        return
+                    await self._apply(self._guard(core.handle_datagram, trio.current_time() + offset, src, data))
+                    scope.deadline = core.next_deadline() - offset
             self._scope = None
-            if scope.cancelled_caught or trio.current_time() >= scope.deadline:
-                await self._apply(self._guard(core.poll, self.now()))
+            await self._apply(self._guard(core.poll, trio.current_time() + offset))
             if self._persist is not None and trio.current_time() >= next_save:
                 next_save = trio.current_time() + CONTACT_SAVE_INTERVAL
                 self.save_contacts()

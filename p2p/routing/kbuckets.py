@@ -17,9 +17,8 @@ Maymounkov & Mazières, IPTPS 2002: §2.2 (k-buckets, LRU order, ping-before-evi
 
 from __future__ import annotations
 
-import heapq
+import bisect
 from collections import OrderedDict
-from collections.abc import Iterable
 
 from ..ids import ID_BITS, bucket_index
 from ..wire import Contact
@@ -76,6 +75,7 @@ class RoutingTable:
         self.replacement_cache_size = replacement_cache_size
         self.questionable_after = questionable_after
         self._buckets: dict[int, KBucket] = {}
+        self._indices: list[int] = []  # sorted keys of _buckets
         self._created = now
         self._size = 0
 
@@ -86,6 +86,7 @@ class RoutingTable:
         if b is None:
             b = self._buckets[index] = KBucket()
             b.last_lookup = self._created
+            bisect.insort(self._indices, index)
         return b
 
     def update(self, contact: Contact, now: float = 0.0) -> tuple[bool, Contact | None]:
@@ -201,11 +202,36 @@ class RoutingTable:
         return None if b is None else b.contacts.get(node_id)
 
     def closest(self, target: int, count: int, exclude: int | None = None) -> list[Contact]:
-        """The ``count`` contacts closest to ``target`` by XOR distance, closest first (``exclude`` left out)."""
-        everyone: Iterable[Contact] = (c for b in self._buckets.values() for c in b.contacts.values())
+        """The ``count`` contacts closest to ``target`` by XOR distance, closest first (``exclude`` left out).
+
+        Visits buckets in distance order instead of sorting the whole table: with ``b`` the bucket of
+        ``target``, bucket ``b`` holds every contact at distance ``< 2**b`` from the target, the buckets
+        below ``b`` hold those in ``[2**b, 2**(b+1))``, and each bucket ``i > b`` those in
+        ``[2**i, 2**(i+1))``.
+        """
+        buckets = self._buckets
+        b = (self.own_id ^ target).bit_length() - 1
+        near: list[Contact] = []
+        for i in self._indices:
+            if i > b:
+                break
+            near.extend(buckets[i].contacts.values())
         if exclude is not None:
-            everyone = (c for c in everyone if c.node_id != exclude)
-        return heapq.nsmallest(count, everyone, key=lambda c: c.node_id ^ target)
+            near = [c for c in near if c.node_id != exclude]
+
+        def distance(c: Contact) -> int:
+            return c.node_id ^ target
+
+        near.sort(key=distance)
+        if len(near) >= count:
+            return near[:count]
+        for i in self._indices[bisect.bisect_right(self._indices, b):]:
+            group = [c for c in buckets[i].contacts.values() if c.node_id != exclude]
+            group.sort(key=distance)
+            near.extend(group)
+            if len(near) >= count:
+                break
+        return near[:count]
 
     def contacts(self) -> list[Contact]:
         """Every contact, bucket by bucket (lowest index first), least-recently seen first within a bucket."""

@@ -70,14 +70,21 @@ async def resolve_address(text: str | tuple[str, int]) -> Address:
 
 
 class UDPTransport(Transport):
-    """A bound trio UDP socket. Build it with :meth:`bind`."""
+    """A bound non-blocking UDP socket driven by trio's I/O primitives. Build it with :meth:`bind`.
 
-    def __init__(self, sock: trio.socket.SocketType) -> None:
+    The datagram path calls the socket directly and waits with :func:`trio.lowlevel.wait_readable` /
+    :func:`trio.lowlevel.wait_writable` only when the socket would block: peer addresses are already IP
+    literals (the core never sees host names), so the per-call address resolution of ``trio.socket`` is
+    not needed. ``receive`` still yields to the scheduler once per datagram so that one busy node cannot
+    starve the others in the same process.
+    """
+
+    def __init__(self, sock: _socket.socket) -> None:
+        sock.setblocking(False)
         self._sock = sock
         name = sock.getsockname()
         self._addr: Address = (name[0], name[1])
         self._closed = False
-        self._send_lock = trio.Lock()
         self._stats = dict.fromkeys(
             ("datagrams_sent", "datagrams_received", "bytes_sent", "bytes_received", "send_errors", "receive_errors"),
             0,
@@ -96,9 +103,9 @@ class UDPTransport(Transport):
             raise AddressError(f"port {port} is outside 0..65535")
         ip, _ = await resolve_address((host, port or 1))
         family = _socket.AF_INET6 if ":" in ip else _socket.AF_INET
-        sock = trio.socket.socket(family, _socket.SOCK_DGRAM)
+        sock = _socket.socket(family, _socket.SOCK_DGRAM)
         try:
-            await sock.bind((ip, port))
+            sock.bind((ip, port))
         except OSError as exc:
             sock.close()
             if exc.errno == errno.EADDRINUSE:
@@ -116,12 +123,18 @@ class UDPTransport(Transport):
         if len(data) > MAX_DATAGRAM:
             self._stats["send_errors"] += 1
             return
-        async with self._send_lock:
+        try:
+            self._sock.sendto(data, addr)
+        except BlockingIOError:
             try:
-                await self._sock.sendto(data, addr)
-            except OSError:
+                await trio.lowlevel.wait_writable(self._sock)
+                self._sock.sendto(data, addr)
+            except (OSError, trio.BusyResourceError):  # buffer still full, or another task waits: drop
                 self._stats["send_errors"] += 1
                 return
+        except OSError:
+            self._stats["send_errors"] += 1
+            return
         self._stats["datagrams_sent"] += 1
         self._stats["bytes_sent"] += len(data)
 
@@ -130,7 +143,13 @@ class UDPTransport(Transport):
             if self._closed:
                 raise NodeClosed("transport closed")
             try:
-                data, addr = await self._sock.recvfrom(MAX_DATAGRAM + 1)
+                data, addr = self._sock.recvfrom(MAX_DATAGRAM + 1)
+            except BlockingIOError:
+                try:
+                    await trio.lowlevel.wait_readable(self._sock)
+                except trio.ClosedResourceError:
+                    raise NodeClosed("transport closed") from None
+                continue
             except OSError as exc:
                 if self._closed or exc.errno == errno.EBADF:
                     raise NodeClosed("transport closed") from None
@@ -139,11 +158,13 @@ class UDPTransport(Transport):
                 continue
             self._stats["datagrams_received"] += 1
             self._stats["bytes_received"] += len(data)
+            await trio.lowlevel.checkpoint()
             return (addr[0], addr[1]), data
 
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
+            trio.lowlevel.notify_closing(self._sock)
             self._sock.close()
         await trio.lowlevel.checkpoint()
 

@@ -48,6 +48,7 @@ import math
 import os
 import socket
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -194,7 +195,7 @@ def _bind(path: Path) -> tuple[socket.socket, int]:
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
-        sock.listen(16)
+        sock.listen(128)
         sock.setblocking(False)
         return sock, os.stat(path).st_ino
     except OSError as exc:
@@ -282,7 +283,9 @@ async def _connection_loop(node: Any, stream: trio.SocketStream) -> None:
         nl = buf.find(b"\n")
         if nl < 0:
             if len(buf) > MAX_LINE:
-                await stream.send_all(_reply_bytes(_error(f"request line longer than {MAX_LINE} bytes", "BadRequest")))
+                await stream.send_all(
+                    _reply_bytes(_error(f"request line longer than {MAX_LINE} bytes", "BadRequest"))
+                )
                 return
             if eof:
                 if buf.strip():  # a last request without its newline
@@ -296,7 +299,9 @@ async def _connection_loop(node: Any, stream: trio.SocketStream) -> None:
         line = bytes(buf[:nl])
         del buf[: nl + 1]
         if len(line) > MAX_LINE:
-            await stream.send_all(_reply_bytes(_error(f"request line longer than {MAX_LINE} bytes", "BadRequest")))
+            await stream.send_all(
+                _reply_bytes(_error(f"request line longer than {MAX_LINE} bytes", "BadRequest"))
+            )
             return
         if not line.strip():
             continue
@@ -327,7 +332,9 @@ async def handle_request(node: Any, line: bytes) -> dict[str, Any]:
         return _error(f"internal error: {_one_line(exc)}", type(exc).__name__)
 
 
-def _args(op: str, request: dict[str, Any], required: dict[str, type], optional: tuple[str, ...] = ()) -> None:
+def _args(
+    op: str, request: dict[str, Any], required: dict[str, type], optional: tuple[str, ...] = ()
+) -> None:
     unknown = set(request) - set(required) - set(optional)
     if unknown:
         raise BadRequest(f"unknown field(s) for op {op!r}: {', '.join(sorted(unknown))}")
@@ -462,13 +469,15 @@ class ControlClient:
         sock.settimeout(self.timeout)
         try:
             try:
-                sock.connect(str(self.path))
+                self._connect(sock)
             except FileNotFoundError:
                 raise ControlError(f"no node is running with data dir {where} (no {self.path})") from None
             except ConnectionRefusedError:
                 raise ControlError(f"no node is running with data dir {where} (stale {self.path})") from None
             except PermissionError:
-                raise ControlError(f"permission denied on {self.path} (the control endpoint is owner-only)") from None
+                raise ControlError(
+                    f"permission denied on {self.path} (the control endpoint is owner-only)"
+                ) from None
             except TimeoutError:
                 raise ControlError(f"timed out connecting to {self.path}") from None
             except OSError as exc:
@@ -484,12 +493,28 @@ class ControlClient:
                     if len(buf) > MAX_REPLY:
                         raise ControlError(f"reply from the node at {self.path} is too long")
             except TimeoutError:
-                raise ControlError(f"the node at {self.path} did not reply within {self.timeout:g} s") from None
+                raise ControlError(
+                    f"the node at {self.path} did not reply within {self.timeout:g} s"
+                ) from None
             except OSError as exc:
-                raise ControlError(f"control connection to {self.path} failed: {exc.strerror or exc}") from None
+                raise ControlError(
+                    f"control connection to {self.path} failed: {exc.strerror or exc}"
+                ) from None
             return bytes(buf[: buf.index(b"\n")])
         finally:
             sock.close()
+
+    def _connect(self, sock: socket.socket) -> None:
+        # A UNIX socket whose listen backlog is full refuses at once with EAGAIN; retry until the timeout.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                sock.connect(str(self.path))
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError from None
+                time.sleep(0.01)
 
     # ------------------------------------------------------------------ conveniences
 

@@ -143,7 +143,8 @@ class PutResult:
     targets : int
         Remote nodes a STORE was sent to (≤ k).
     stored_locally : bool
-        This node is among the k closest and keeps a copy too.
+        This node is among the k closest, so its own copy counts as one of the k replicas. (The
+        publisher always keeps a copy, to republish it every ``republish_interval``.)
     requests : int
         Requests sent (lookup and stores).
     seconds : float
@@ -275,7 +276,9 @@ class NodeCore:
         self.reply_cache = ReplyCache(config.rpc.reply_cache_ttl, config.rpc.reply_cache_size)
         self._queries: dict[QueryId, _Query] = {}
         self._next_qid = 1
-        self._maintenance_period = max(1.0, min(kad.refresh_interval, kad.replicate_interval) / 20)
+        self._maintenance_period = max(
+            1.0, min(kad.refresh_interval, kad.replicate_interval, kad.republish_interval, kad.expire_after) / 20
+        )
         self._next_maintenance = now + self._maintenance_period
         self._c: dict[str, int] = dict.fromkeys(
             (
@@ -327,7 +330,8 @@ class NodeCore:
 
     def poll(self, now: float) -> list[Effect]:
         """Fire due timers: retransmissions, request timeouts, and maintenance (expiry, bucket refresh,
-        replication) every ``min(refresh_interval, replicate_interval) / 20`` seconds."""
+        replication, republication) every twentieth of the shortest of ``refresh_interval``, ``replicate_interval``,
+        ``republish_interval`` and ``expire_after`` (at least 1 s)."""
         out: list[Effect] = []
         retransmit, failed = self.rpc.poll(now)
         for o in retransmit:
@@ -530,7 +534,11 @@ class NodeCore:
             return False
         if publisher is None and old is not None and old.publisher is not None and old.value == value:
             publisher = old.publisher
-        self.store.put(Record(key, value, now, now + kad.expire_after, publisher))
+        expires = now + kad.expire_after
+        if publisher == self.node_id:
+            # The publisher's own copy outlives the next republication (paper §2.5).
+            expires += kad.republish_interval
+        self.store.put(Record(key, value, now, expires, publisher))
         return True
 
     # ============================================================================== client side
@@ -675,9 +683,11 @@ class NodeCore:
         kad = self.config.kademlia
         assert q.value is not None
         own_distance = self.node_id ^ q.target
-        if len(closest) < kad.k or own_distance < (closest[-1].node_id ^ q.target):
-            publisher = self.node_id if q.kind == "put" else None
-            q.stored_locally = self._accept_store(now, q.target, q.value, publisher)
+        q.stored_locally = len(closest) < kad.k or own_distance < (closest[-1].node_id ^ q.target)
+        if q.kind == "put":
+            # The publisher always keeps its copy (marked with its own id) to republish it every
+            # republish_interval; it serves it too, but only counts as a holder among the k closest.
+            self._accept_store(now, q.target, q.value, self.node_id)
         q.phase = "store"
         for c in closest:
             o = self.rpc.request(now, c.addr, Store(self.node_id, q.target, q.value), (_QUERY, q.qid), c.node_id)
@@ -729,24 +739,20 @@ class NodeCore:
             self._handover(now, contact, out)
 
     def _handover(self, now: float, contact: Contact, out: list[Effect]) -> None:
-        """Send a new nearby contact the records it should now hold (paper §2.5): those for which it is
-        among our k closest to the key while this node is the closest we know."""
+        """Send a new contact the records it should now hold (paper §2.5, the stock ``welcome_if_new``):
+        those for which this node is closer to the key than every other contact and the newcomer is among
+        the k closest contacts to the key."""
         k = self.config.kademlia.k
-        neighbourhood = self.table.closest(self.node_id, k)
-        if all(c.node_id != contact.node_id for c in neighbourhood):
-            return  # a far contact cannot be among the k closest of keys this node is closest to
         new = contact.node_id
+        mask = self.table.occupancy_mask(exclude=new)
+        own = self.node_id
         for rec in self.store:
-            if rec.expires_at <= now:
-                continue
             key = rec.key
-            closest = self.table.closest(key, k)
-            if all(c.node_id != new for c in closest):
+            if mask & (own ^ key) or rec.expires_at <= now:
+                continue  # some other contact is closer to the key than this node
+            if all(c.node_id != new for c in self.table.closest(key, k)):
                 continue
-            others = [c for c in closest if c.node_id != new]
-            if others and (others[0].node_id ^ key) < (self.node_id ^ key):
-                continue
-            self._fire(now, contact, Store(self.node_id, key, rec.value), out)
+            self._fire(now, contact, Store(own, key, rec.value), out)
             self._c["handovers"] += 1
 
     def _fire(self, now: float, contact: Contact, msg: Message, out: list[Effect]) -> None:
@@ -764,20 +770,28 @@ class NodeCore:
             q = self._new_query(now, "refresh", target, internal=True)
             self._start_lookup(now, q, out)
             self.table.touch(target, now)
-        # Replication (§2.5): re-store each record an hour after the last STORE this node received for it;
-        # a STORE from another holder resets the clock, so usually one holder replicates per interval.
+        # Replication and republication (§2.5). A holder re-stores a record on the k closest
+        # replicate_interval after the last STORE it received for it (a STORE from another holder resets
+        # that clock, so usually one holder replicates per interval); replicating does not extend the
+        # holder's own copy. The original publisher re-stores its own records every republish_interval.
+        # Up to +10% per node and key keeps holders from firing together.
         started = 0
+        own = self.node_id
         for rec in self.store:
             if started >= 64:
                 break
-            jitter = 1.0 + ((rec.key ^ self.node_id) & 0xFFFF) / 0xFFFF * 0.1
-            interval = kad.replicate_interval * jitter
+            jitter = 1.0 + ((rec.key ^ own) & 0xFFFF) / 0xFFFF * 0.1
+            mine = rec.publisher == own
+            interval = (kad.republish_interval if mine else kad.replicate_interval) * jitter
             if now - rec.stored_at < interval or rec.expires_at <= now:
                 continue
             started += 1
             self._c["replications"] += 1
-            self.store.put(replace(rec, stored_at=now, expires_at=now + kad.expire_after))
-            q = self._new_query(now, "replicate", rec.key, internal=True)
+            if mine:
+                self.store.put(replace(rec, stored_at=now, expires_at=now + kad.expire_after + kad.republish_interval))
+            else:
+                self.store.put(replace(rec, stored_at=now))
+            q = self._new_query(now, "put" if mine else "replicate", rec.key, internal=True)
             q.value = rec.value
             self._start_lookup(now, q, out)
 

@@ -82,6 +82,7 @@ class Node:
         self._closed = False
         self._started = self.now()
         self.internal_errors = 0
+        self._nowait = type(transport).send_nowait is not Transport.send_nowait
 
     # -------------------------------------------------------------------------------------- identity
 
@@ -183,17 +184,13 @@ class Node:
     # -------------------------------------------------------------------------------------- the loop
 
     async def _apply(self, effects: list[Effect]) -> None:
-        # Wake the awaiting queries first, then send, shielded: a deadline firing in the middle must not
-        # drop the rest of an effect list (which would lose a completion or half a batch of requests).
-        sends = []
-        for e in effects:
-            if type(e) is Send:
-                sends.append(e)
-            else:
-                slot = self._waiters.pop(e.qid, None)
-                if slot is not None:
-                    slot[1] = e
-                    slot[0].set()
+        if self._nowait:
+            self._apply_now(effects)
+            return
+        # A transport without send_nowait: wake the awaiting queries first, then send shielded, so that a
+        # deadline firing in the middle cannot drop the rest of an effect list.
+        sends = [e for e in effects if type(e) is Send]
+        self._wake(e for e in effects if type(e) is not Send)
         if sends:
             with trio.CancelScope(shield=True):
                 for e in sends:
@@ -201,6 +198,25 @@ class Node:
                         await self.transport.send(e.addr, e.data)
                     except NodeClosed:
                         return
+
+    def _apply_now(self, effects: list[Effect]) -> None:
+        # Synchronous on purpose: nothing can interrupt an effect list half way.
+        send = self.transport.send_nowait
+        for e in effects:
+            if type(e) is Send:
+                try:
+                    send(e.addr, e.data)
+                except NodeClosed:
+                    pass
+            else:
+                self._wake((e,))
+
+    def _wake(self, effects: Iterable[Any]) -> None:
+        for e in effects:
+            slot = self._waiters.pop(e.qid, None)
+            if slot is not None:
+                slot[1] = e
+                slot[0].set()
 
     def _rearm(self) -> None:
         if self._scope is not None:
@@ -210,6 +226,7 @@ class Node:
         task_status.started()
         core = self.core
         offset = self._offset
+        nowait = self._nowait
         next_save = trio.current_time() + CONTACT_SAVE_INTERVAL
         while True:
             # One cancel scope serves many datagrams: its deadline follows core.next_deadline() and it is
@@ -221,7 +238,11 @@ class Node:
                         src, data = await self.transport.receive()
                     except NodeClosed:
                         return
-                    await self._apply(self._guard(core.handle_datagram, trio.current_time() + offset, src, data))
+                    effects = self._guard(core.handle_datagram, trio.current_time() + offset, src, data)
+                    if nowait:
+                        self._apply_now(effects)
+                    else:
+                        await self._apply(effects)
                     scope.deadline = core.next_deadline() - offset
             self._scope = None
             await self._apply(self._guard(core.poll, trio.current_time() + offset))
@@ -347,7 +368,7 @@ async def open_node(
         if transport is None:
             transport = await UDPTransport.bind(host, port)
         stack.push_async_callback(transport.aclose)
-        core = NodeCore(config, node_id, rng=rng, store=store or MemoryStore(), now=trio.current_time() + offset)
+        core = NodeCore(config, node_id, rng=rng, store=store if store is not None else MemoryStore(), now=trio.current_time() + offset)
         node = Node(core, transport, clock_offset=offset, data_dir=path, persist=persist)
         if persist is not None:
             await node._apply(core.add_contacts(node.now(), persist.load_contacts()))

@@ -308,10 +308,12 @@ def check_value(value: Any) -> Value:
     Raises
     ------
     InvalidValue
-        For any other type (``None``, lists, dicts, ...).
+        For any other type (``None``, lists, dicts, ...), or an int outside ``[-2**63, 2**64)``.
     """
     if type(value) not in _VALUE_TYPES:
         raise InvalidValue(f"a value is int, float, bool, str or bytes, not {type(value).__name__}")
+    if type(value) is int and not -(2**63) <= value < 2**64:
+        raise InvalidValue("an int value must fit msgpack: -2**63 <= value < 2**64")
     return value
 
 

@@ -9,6 +9,7 @@ from collections import Counter
 import networkx as nx
 import numpy as np
 import pytest
+
 from p2p.sims import searchgraph as sg
 
 # ------------------------------------------------------------------------------------------ helpers

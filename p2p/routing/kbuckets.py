@@ -233,6 +233,22 @@ class RoutingTable:
                 break
         return near[:count]
 
+    def occupancy_mask(self, exclude: int | None = None) -> int:
+        """Bit ``i`` set iff bucket ``i`` has a contact (not counting ``exclude``).
+
+        This node is closer to ``key`` than every contact iff ``occupancy_mask() & (own_id ^ key) == 0``:
+        with ``d = own_id ^ key`` and ``b`` its top bit, the contacts closer to ``key`` than this node are
+        exactly those in bucket ``b`` and in the buckets ``i < b`` where bit ``i`` of ``d`` is set.
+        """
+        mask = 0
+        for i, b in self._buckets.items():
+            n = len(b.contacts)
+            if exclude is not None and n == 1 and exclude in b.contacts:
+                continue
+            if n:
+                mask |= 1 << i
+        return mask
+
     def contacts(self) -> list[Contact]:
         """Every contact, bucket by bucket (lowest index first), least-recently seen first within a bucket."""
         return [c for i in sorted(self._buckets) for c in self._buckets[i].contacts.values()]

@@ -34,6 +34,14 @@ class Transport(abc.ABC):
         after :meth:`aclose`.
         """
 
+    def send_nowait(self, addr: Address, data: bytes) -> None:
+        """Send one datagram without waiting: if it cannot leave at once (a full socket buffer) it is
+        dropped and counted, as a kernel drops UDP datagrams. The node driver uses this on its hot path.
+
+        Raises :class:`p2p.errors.NodeClosed` after :meth:`aclose`.
+        """
+        raise NotImplementedError
+
     @abc.abstractmethod
     async def receive(self) -> tuple[Address, bytes]:
         """Wait for the next datagram; return ``(source address, payload)``.

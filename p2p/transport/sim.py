@@ -134,6 +134,12 @@ class SimTransport(Transport):
         self._network._send(self, addr, bytes(data))
         await trio.lowlevel.checkpoint()
 
+    def send_nowait(self, addr: Address, data: bytes) -> None:
+        """Like :meth:`send` without the checkpoint (the in-memory network never blocks)."""
+        if self._closed:
+            raise NodeClosed(f"endpoint {self._addr} is closed")
+        self._network._send(self, addr, bytes(data))
+
     async def receive(self) -> tuple[Address, bytes]:
         """Wait for the next datagram; return ``(source address, payload)``.
 

@@ -19,6 +19,10 @@ from .base import Transport
 __all__ = ["UDPTransport", "parse_address", "resolve_address", "AddressError"]
 
 
+_BURST = 8
+"""Datagrams received back to back before ``receive`` yields to the scheduler."""
+
+
 class AddressError(P2PError, ValueError):
     """A ``HOST:PORT`` string is malformed, does not resolve, or cannot be bound."""
 
@@ -85,6 +89,7 @@ class UDPTransport(Transport):
         name = sock.getsockname()
         self._addr: Address = (name[0], name[1])
         self._closed = False
+        self._burst = 0
         self._stats = dict.fromkeys(
             ("datagrams_sent", "datagrams_received", "bytes_sent", "bytes_received", "send_errors", "receive_errors"),
             0,
@@ -138,6 +143,20 @@ class UDPTransport(Transport):
         self._stats["datagrams_sent"] += 1
         self._stats["bytes_sent"] += len(data)
 
+    def send_nowait(self, addr: Address, data: bytes) -> None:
+        if self._closed:
+            raise NodeClosed("transport closed")
+        if len(data) > MAX_DATAGRAM:
+            self._stats["send_errors"] += 1
+            return
+        try:
+            self._sock.sendto(data, addr)
+        except OSError:  # includes BlockingIOError: the buffer is full, the datagram is dropped
+            self._stats["send_errors"] += 1
+            return
+        self._stats["datagrams_sent"] += 1
+        self._stats["bytes_sent"] += len(data)
+
     async def receive(self) -> tuple[Address, bytes]:
         while True:
             if self._closed:
@@ -145,6 +164,7 @@ class UDPTransport(Transport):
             try:
                 data, addr = self._sock.recvfrom(MAX_DATAGRAM + 1)
             except BlockingIOError:
+                self._burst = 0
                 try:
                     await trio.lowlevel.wait_readable(self._sock)
                 except trio.ClosedResourceError:
@@ -158,7 +178,12 @@ class UDPTransport(Transport):
                 continue
             self._stats["datagrams_received"] += 1
             self._stats["bytes_received"] += len(data)
-            await trio.lowlevel.checkpoint()
+            self._burst += 1
+            if self._burst >= _BURST:
+                # Datagrams were waiting: yield now and then so other tasks (other nodes) get their turn
+                # and cancellation can arrive.
+                self._burst = 0
+                await trio.lowlevel.checkpoint()
             return (addr[0], addr[1]), data
 
     async def aclose(self) -> None:

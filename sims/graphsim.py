@@ -19,7 +19,6 @@ complex networks", Nature 406 (2000) (random failures versus targeted attacks).
 from __future__ import annotations
 
 import heapq
-import math
 import random
 import time
 from bisect import bisect_left, insort
@@ -31,8 +30,7 @@ import numpy as np
 
 from p2p.errors import ConfigError
 from p2p.ids import ID_BITS, ID_SPACE, id_to_hex, random_id
-
-from .topology import KademliaTables, kademlia_tables
+from p2p.sims.topology import KademliaTables, kademlia_tables
 
 __all__ = [
     "XorIndex",
@@ -130,45 +128,70 @@ class XorIndex:
 
 
 class _View:
-    """Uniform access: ``ids[label]`` and ``contacts(label)`` for a DiGraph or KademliaTables."""
+    """Uniform access for a DiGraph or KademliaTables (optionally restricted to ``alive`` nodes).
 
-    __slots__ = ("ids", "contacts", "k", "labels")
+    ``closest(u, target, count)`` returns the ``count`` contacts of ``u`` closest to ``target`` (as a set: order
+    unspecified), which is what a queried node answers.
+    """
+
+    __slots__ = ("ids", "closest", "k")
 
     def __init__(self, graph: Graph, alive: Sequence[bool] | None = None) -> None:
         if isinstance(graph, KademliaTables):
-            self.ids: Sequence[int] | Mapping[int, int] = graph.ids
+            ids: Sequence[int] | Mapping[int, int] = graph.ids
             self.k = graph.k
-            self.labels: Sequence[int] = range(graph.n)
             indptr = graph.indptr.tolist()
             indices = graph.indices
+            buckets = graph.buckets
+            width = graph.k
+
             if alive is None:
 
-                def contacts(u: int) -> list[int]:
-                    return indices[indptr[u] : indptr[u + 1]].tolist()
+                def closest(u: int, target: int, count: int) -> list[int]:
+                    # A row is ordered by bucket, farthest first: [159 ... b+1][b][b-1 ... 0]. Contacts in the
+                    # target's bucket b are closer than all others, then those in lower buckets, then b+1, ...
+                    lo, hi = indptr[u], indptr[u + 1]
+                    if hi - lo <= count:
+                        return indices[lo:hi].tolist()
+                    b = (ids[u] ^ target).bit_length() - 1
+                    after_b, from_b = np.searchsorted(buckets[lo:hi][::-1], (b - 1, b), side="right").tolist()
+                    start, stop = hi - from_b, hi - after_b  # bucket b is indices[start:stop]
+                    if stop - start >= count:
+                        row = indices[start:stop].tolist()
+                        if len(row) == count:
+                            return row
+                        return sorted(row, key=lambda v: ids[v] ^ target)[:count]
+                    near = indices[start:hi].tolist()  # bucket b and every lower bucket
+                    if len(near) >= count:
+                        return sorted(near, key=lambda v: ids[v] ^ target)[:count]
+                    need = count - len(near)
+                    # The need closest of the higher buckets lie within need + (one bucket <= k) positions.
+                    pool = indices[max(lo, start - need - width) : start].tolist()
+                    return near + sorted(pool, key=lambda v: ids[v] ^ target)[:need]
+
             else:
 
-                def contacts(u: int) -> list[int]:
-                    return [v for v in indices[indptr[u] : indptr[u + 1]].tolist() if alive[v]]
+                def closest(u: int, target: int, count: int) -> list[int]:
+                    row = [v for v in indices[indptr[u] : indptr[u + 1]].tolist() if alive[v]]
+                    if len(row) <= count:
+                        return row
+                    return sorted(row, key=lambda v: ids[v] ^ target)[:count]
 
-            self.contacts: Callable[[int], list[int]] = contacts
         elif isinstance(graph, nx.DiGraph):
-            node_attrs = graph.nodes
-            self.ids = _NodeIds(graph)
+            ids = _NodeIds(graph)
             self.k = int(graph.graph.get("k", 20))
-            self.labels = list(node_attrs)
             succ = graph.succ
-            if alive is None:
 
-                def contacts(u: int) -> list[int]:
-                    return list(succ[u])
-            else:
+            def closest(u: int, target: int, count: int) -> list[int]:
+                row = list(succ[u]) if alive is None else [v for v in succ[u] if alive[v]]
+                if len(row) <= count:
+                    return row
+                return sorted(row, key=lambda v: ids[v] ^ target)[:count]
 
-                def contacts(u: int) -> list[int]:
-                    return [v for v in succ[u] if alive[v]]
-
-            self.contacts = contacts
         else:
             raise TypeError(f"graph must be a networkx.DiGraph or KademliaTables, not {type(graph).__name__}")
+        self.ids = ids
+        self.closest: Callable[[int, int, int], list[int]] = closest
 
 
 class _NodeIds(Mapping[int, int]):
@@ -253,11 +276,11 @@ class LookupTrace:
 
 def _greedy(
     ids: Sequence[int] | Mapping[int, int],
-    contacts: Callable[[int], list[int]],
+    closest: Callable[[int, int, int], list[int]],
     source: int,
     target: int,
     alpha: int,
-) -> tuple[int, int, list[int], list[int]]:
+) -> tuple[int, int, list[int], int, int]:
     """Return (hops, messages, path, end node, hops after which the end node was first known)."""
     if alpha == 1:
         current = source
@@ -265,7 +288,7 @@ def _greedy(
         path = [current]
         while True:
             best, best_dist = current, dist
-            for v in contacts(current):
+            for v in closest(current, target, 1):
                 d = ids[v] ^ target
                 if d < best_dist:
                     best, best_dist = v, d
@@ -277,7 +300,7 @@ def _greedy(
     known = {source: ids[source] ^ target}
     learned = dict.fromkeys(known, 0)
     consulted = {source}
-    for v in contacts(source):
+    for v in closest(source, target, alpha):
         if v not in known:
             known[v] = ids[v] ^ target
             learned[v] = 0
@@ -292,7 +315,7 @@ def _greedy(
         for v in fresh:
             consulted.add(v)
             messages += 1
-            for c in contacts(v):
+            for c in closest(v, target, alpha):
                 if c not in known:
                     known[c] = ids[c] ^ target
                     learned[c] = hops
@@ -357,7 +380,7 @@ def greedy_xor_lookup(
     _check(0 <= target_id < ID_SPACE, "target_id", "must be in [0, 2**160)")
     view = _View(graph)
     view.ids[source]  # noqa: B018 - KeyError for an unknown source
-    hops, messages, path, end, learned = _greedy(view.ids, view.contacts, source, target_id, alpha)
+    hops, messages, path, end, learned = _greedy(view.ids, view.closest, source, target_id, alpha)
     expected = _index_for(graph, index).closest(target_id, 1)[0]
     return LookupTrace(
         "greedy", source, target_id, hops, messages, tuple(path), (end,), expected, end == expected, learned
@@ -366,24 +389,18 @@ def greedy_xor_lookup(
 
 def _iterative(
     ids: Sequence[int] | Mapping[int, int],
-    contacts: Callable[[int], list[int]],
+    closest: Callable[[int, int, int], list[int]],
     source: int,
     target: int,
     k: int,
     alpha: int,
-) -> tuple[int, list[int], list[tuple[int, int]]]:
+) -> tuple[int, list[int], list[tuple[int, int]], int]:
     """Return (rounds, queried nodes in order, shortlist of (distance, label), rounds to learn the closest)."""
-
-    def closest_contacts(u: int) -> list[int]:
-        row = contacts(u)
-        if len(row) > k:
-            return heapq.nsmallest(k, row, key=lambda v: ids[v] ^ target)
-        return row
 
     seen = {source}
     queried = {source}
     shortlist = [(ids[source] ^ target, source)]
-    for v in closest_contacts(source):
+    for v in closest(source, target, k):
         if v not in seen:
             seen.add(v)
             insort(shortlist, (ids[v] ^ target, v))
@@ -399,7 +416,7 @@ def _iterative(
         for v in batch:
             queried.add(v)
             order.append(v)
-            for c in closest_contacts(v):
+            for c in closest(v, target, k):
                 if c not in seen:
                     seen.add(c)
                     d = ids[c] ^ target
@@ -474,7 +491,7 @@ def iterative_lookup(
     _check(0 <= target_id < ID_SPACE, "target_id", "must be in [0, 2**160)")
     view = _View(graph)
     view.ids[source]  # noqa: B018 - KeyError for an unknown source
-    rounds, order, shortlist, learned = _iterative(view.ids, view.contacts, source, target_id, k, alpha)
+    rounds, order, shortlist, learned = _iterative(view.ids, view.closest, source, target_id, k, alpha)
     expected = _index_for(graph, index).closest(target_id, 1)[0]
     found = tuple(v for _, v in shortlist)
     return LookupTrace(
@@ -523,15 +540,15 @@ def _run_lookups(
     to_found: list[int] = []
     messages: list[int] = []
     successes = 0
-    ids, contacts = view.ids, view.contacts
+    ids, closest = view.ids, view.closest
     for _ in range(lookups):
         source = labels[rng.randrange(len(labels))]
         target = random_id(rng)
         if method == "iterative":
-            h, order, shortlist, learned = _iterative(ids, contacts, source, target, k, alpha)
+            h, order, shortlist, learned = _iterative(ids, closest, source, target, k, alpha)
             m, end = len(order), shortlist[0][1]
         else:
-            h, m, _, end, learned = _greedy(ids, contacts, source, target, alpha)
+            h, m, _, end, learned = _greedy(ids, closest, source, target, alpha)
         hops.append(h)
         to_found.append(learned)
         messages.append(m)
@@ -542,7 +559,7 @@ def _run_lookups(
         "hops_histogram": histogram,
         "hops_to_closest": _summary(to_found),
         "messages": _summary(messages),
-        "success_rate": successes / lookups if lookups else math.nan,
+        "success_rate": successes / lookups if lookups else None,
     }
 
 
@@ -750,9 +767,9 @@ def largest_components(graph: Graph, alive: Sequence[bool] | np.ndarray | None =
 
     References
     ----------
-    Tarjan, "Depth-first search and linear graph algorithms", SIAM J. Computing 1(2) 1972, §4 (SCC).
+    Tarjan, "Depth-first search and linear graph algorithms", SIAM J. Computing 1(2) 1972 (SCC algorithm).
     Fleischer, Hendrickson & Pinar, "On identifying strongly connected components in parallel", IPDPS 2000
-    workshops, §2 (forward-backward pivot).
+    workshops (forward-backward pivot).
 
     Examples
     --------

@@ -18,6 +18,7 @@ Maymounkov & Mazières, "Kademlia: A Peer-to-peer Information System Based on th
 
 from __future__ import annotations
 
+import gc
 import random
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
@@ -86,7 +87,7 @@ def random_regular(n: int, degree: int, seed: int = 0) -> nx.Graph:
     References
     ----------
     Steger & Wormald, "Generating random regular graphs quickly", Combinatorics, Probability and Computing
-    8 (1999), §2 (the pairing algorithm networkx implements).
+    8 (1999) (the pairing algorithm networkx implements).
 
     Examples
     --------
@@ -130,7 +131,7 @@ def erdos_renyi(n: int, mean_degree: float, seed: int = 0) -> nx.Graph:
     References
     ----------
     Erdős & Rényi, "On random graphs I", Publicationes Mathematicae 6 (1959). Batagelj & Brandes, "Efficient
-    generation of large random networks", Physical Review E 71 (2005), §2 (algorithm of fast_gnp).
+    generation of large random networks", Physical Review E 71 (2005) (the G(n, p) algorithm of fast_gnp).
 
     Examples
     --------
@@ -271,7 +272,7 @@ def two_tier(
 
     References
     ----------
-    Yang & Garcia-Molina, "Designing a Super-Peer Network", ICDE 2003, §3 (super-peer clusters, k-redundancy).
+    Yang & Garcia-Molina, "Designing a Super-Peer Network", ICDE 2003 (super-peer clusters and k-redundancy).
 
     Examples
     --------
@@ -341,7 +342,7 @@ class KademliaTables:
     indices : numpy.ndarray
         ``int32`` array of contact labels, length = number of edges.
     buckets : numpy.ndarray
-        ``uint8`` bucket index of each contact.
+        ``int16`` bucket index of each contact (non-increasing along each row).
     seed : int or None
         Seed the tables were built with (None when converted from a graph).
     """
@@ -376,16 +377,25 @@ class KademliaTables:
         labels = list(range(self.n))  # shared int objects: one per node, not one per edge endpoint
         graph.add_nodes_from((u, {"node_id": i, "node_id_hex": id_to_hex(i)}) for u, i in enumerate(self.ids))
         indptr = self.indptr.tolist()
-        for u in labels:
-            row = self.indices[indptr[u] : indptr[u + 1]].tolist()
-            graph.add_edges_from((u, labels[v]) for v in row)
+        # Millions of new edge dicts trigger the cyclic collector again and again (about 25% of the time);
+        # nothing built here is cyclic garbage, so pause it.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for u in labels:
+                row = self.indices[indptr[u] : indptr[u + 1]].tolist()
+                graph.add_edges_from((u, labels[v]) for v in row)
+        finally:
+            if collecting:
+                gc.enable()
         return graph
 
     @classmethod
     def from_networkx(cls, graph: nx.DiGraph, k: int | None = None) -> KademliaTables:
         """Build the compact form of a directed overlay whose nodes carry a ``"node_id"`` attribute.
 
-        Nodes must be labelled ``0..n-1`` (as every builder here does).
+        Nodes must be labelled ``0..n-1`` (as every builder here does). Each row is ordered by bucket, farthest
+        first (stable within a bucket), as the lookups expect.
 
         Raises
         ------
@@ -406,11 +416,15 @@ class KademliaTables:
         total = int(indptr[-1])
         indices = np.fromiter((v for u in range(n) for v in succ[u]), dtype=np.int32, count=total)
         buckets = np.fromiter(
-            ((ids[u] ^ ids[v]).bit_length() - 1 for u in range(n) for v in succ[u]), dtype=np.int16, count=total
+            ((ids[u] ^ ids[v]).bit_length() - 1 for u in range(n) for v in succ[u]),
+            dtype=np.int16,
+            count=total,
         )
+        src = np.repeat(np.arange(n, dtype=np.int64), counts)
+        perm = np.argsort(src * 256 + (255 - buckets), kind="stable")
         if k is None:
             k = int(graph.graph.get("k", 20))
-        return cls(tuple(ids), k, indptr, indices, buckets.astype(np.uint8), graph.graph.get("seed"))
+        return cls(tuple(ids), k, indptr, indices[perm], buckets[perm], graph.graph.get("seed"))
 
 
 def _bucket_ranges(sorted_ids: Sequence[int]) -> tuple[list[int], list[int], list[int], list[int]]:
@@ -563,7 +577,7 @@ def kademlia_tables(
         k=k,
         indptr=indptr,
         indices=dst.astype(np.int32),
-        buckets=bkt.astype(np.uint8),
+        buckets=bkt.astype(np.int16),
         seed=seed,
     )
 
@@ -657,7 +671,8 @@ def overlay_from_tables(tables: Mapping[int, Iterable[int]]) -> nx.DiGraph:
     label = {i: u for u, i in enumerate(ordered)}
     graph = nx.DiGraph(kind="kademlia")
     graph.add_nodes_from(
-        (u, {"node_id": i, "node_id_hex": id_to_hex(i), "has_table": i in contacts}) for u, i in enumerate(ordered)
+        (u, {"node_id": i, "node_id_hex": id_to_hex(i), "has_table": i in contacts})
+        for u, i in enumerate(ordered)
     )
     for i, vs in contacts.items():
         u = label[i]
@@ -681,7 +696,11 @@ def _big_keys(items: Iterable[Mapping[str, object]]) -> set[str]:
     big: set[str] = set()
     for attrs in items:
         for key, value in attrs.items():
-            if isinstance(value, int) and not isinstance(value, bool) and not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+            if (
+                isinstance(value, int)
+                and not isinstance(value, bool)
+                and not -_INT64_MAX - 1 <= value <= _INT64_MAX
+            ):
                 big.add(key)
     return big
 

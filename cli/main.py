@@ -1,6 +1,7 @@
 """The ``p2p`` command: a typer app with one module per command group.
 
-``p2p node start|status|bootstrap`` (cli/node.py), ``p2p put|get`` (cli/dht.py), ``p2p demo`` (cli/demo.py).
+``p2p node start|status|bootstrap`` (cli/node.py), ``p2p put|get`` (cli/dht.py), ``p2p share|unshare|shared|search``
+(cli/search.py), ``p2p demo`` (cli/demo.py).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import typer
 
 import p2p
 
-from . import demo, dht, node
+from . import demo, dht, node, search
 
 app = typer.Typer(
     name="p2p",
     help=(
         "Peer-to-peer overlay toolkit: run a Kademlia DHT node (wire-compatible with PyPI kademlia 2.2.3), "
-        "store and fetch records, and try it all locally with 'p2p demo'."
+        "store and fetch records, share files and search for them by keyword over a neighbour overlay, and try it all "
+        "locally with 'p2p demo'."
     ),
     epilog="Every command takes --json. Exit codes: 0 ok, 1 runtime error, 2 usage error. See docs/cli.md.",
     no_args_is_help=True,
@@ -46,6 +48,10 @@ def _main(
 app.add_typer(node.app, name="node")
 app.command("put")(dht.put)
 app.command("get")(dht.get)
+app.command("share")(search.share)
+app.command("unshare")(search.unshare)
+app.command("shared")(search.shared)
+app.command("search")(search.search)
 app.command("demo")(demo.demo)
 
 if __name__ == "__main__":  # pragma: no cover

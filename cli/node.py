@@ -189,11 +189,40 @@ def _status_text(st: dict[str, Any]) -> None:
             counters.add_row(name, str(value))
     console.print(counters)
 
+    neighbours = st.get("neighbours")
+    if neighbours is not None:
+        table = Table(title=f"search overlay: {len(neighbours)} neighbours", title_justify="left")
+        table.add_column("node id")
+        table.add_column("address")
+        for n in neighbours:
+            table.add_row(str(n.get("node_id")), str(n.get("address")))
+        console.print(table)
+    search = st.get("search") or {}
+    if search:
+        table = Table(title=f"search counters ({st.get('items', 0)} items shared)", title_justify="left")
+        table.add_column("counter")
+        table.add_column("value", justify="right")
+        for name, key in (
+            ("queries seen", "queries_seen"),
+            ("queries forwarded", "queries_forwarded"),
+            ("duplicates dropped", "duplicates_dropped"),
+            ("hits sent", "hits_sent"),
+            ("hits received", "hits_received"),
+            ("walkers forwarded", "walkers_forwarded"),
+            ("rate limited", "rate_limited"),
+            ("malformed (dropped)", None),
+            ("seen cache entries", "seen_cache_entries"),
+        ):
+            value = (stats.get("drops") or {}).get("bad_query", 0) if key is None else search.get(key)
+            if value is not None:
+                table.add_row(name, str(value))
+        console.print(table)
+
 
 @app.command()
 @guard
 def status(data_dir: DataDirOpt = None, json_out: JsonOpt = False) -> None:
-    """Show the running node of a data dir: id, address, contacts per bucket, records and counters."""
+    """Show the running node of a data dir: id, address, contacts per bucket, records, counters, search neighbours and search counters."""
     st = control_client(data_dir).status()
     if json_out:
         emit_json(st)

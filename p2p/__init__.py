@@ -1,6 +1,7 @@
 """p2p: a peer-to-peer overlay toolkit.
 
-A Kademlia DHT (wire-compatible with the PyPI ``kademlia`` 2.2.3 package) whose protocol logic is a pure
+A Kademlia DHT (wire-compatible with the PyPI ``kademlia`` 2.2.3 package) and unstructured search (flooding,
+expanding ring and random walks over a neighbour overlay), whose protocol logic is a pure
 state machine (:class:`NodeCore`) driven over real UDP sockets or an in-memory network in virtual time by
 the same thin trio runtime (:func:`open_node`). This module only re-exports the public API.
 """
@@ -8,6 +9,7 @@ the same thin trio runtime (:func:`open_node`). This module only re-exports the 
 from .config import KademliaConfig as KademliaConfig
 from .config import NodeConfig as NodeConfig
 from .config import RPCConfig as RPCConfig
+from .config import SearchConfig as SearchConfig
 from .core import BootstrapResult as BootstrapResult
 from .core import Completed as Completed
 from .core import CoreStatistics as CoreStatistics
@@ -16,6 +18,9 @@ from .core import FindNodeResult as FindNodeResult
 from .core import GetResult as GetResult
 from .core import NodeCore as NodeCore
 from .core import PutResult as PutResult
+from .core import SearchHit as SearchHit
+from .core import SearchResult as SearchResult
+from .core import SearchStatistics as SearchStatistics
 from .core import Send as Send
 from .errors import BootstrapFailed as BootstrapFailed
 from .errors import ConfigError as ConfigError
@@ -35,7 +40,10 @@ from .ids import xor_distance as xor_distance
 from .linkmodel import LinkModel as LinkModel
 from .node import DataDirLocked as DataDirLocked
 from .node import Node as Node
+from .node import item_from_file as item_from_file
 from .node import open_node as open_node
+from .search import InvalidQuery as InvalidQuery
+from .search import Item as Item
 from .store import MemoryStore as MemoryStore
 from .store import Record as Record
 from .transport.sim import SimNetwork as SimNetwork

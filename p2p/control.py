@@ -18,7 +18,18 @@ request                                                                        `
                                                                                ``stored_locally``, ``seconds``
 ``{"op": "bootstrap", "addrs": ["host:port", ...]}``                           ``responded``, ``contacts``,
                                                                                ``requests``, ``seconds``
+``{"op": "share", "path": str, "name"?, "tags"?: [str], "hash"?, "size"?}``    the item: ``name``, ``hash``,
+                                                                               ``size``, ``tags``, ``path``
+``{"op": "unshare", "hash": str}``                                             the removed item
+``{"op": "shared"}``                                                           ``items``: list of items
+``{"op": "search", "keywords": str, "strategy"?, "ttl"?, "walkers"?,           ``hits`` (``name``, ``hash``,
+"max_hits"?, "timeout"?, "direct"?}``                                          ``size``, ``tags``, ``holder``,
+                                                                               ``hops``, ``seconds``), ``ttl``,
+                                                                               ``rounds``, ``messages``, ...
 =============================================================================  ==================================
+
+``share`` with ``hash`` (sha256 hex) and ``size`` records the item as given (the CLI hashes the file itself);
+without them the node reads and hashes ``path``.
 
 ``value_type`` is one of ``"str"``, ``"int"``, ``"float"``, ``"bool"`` or ``"bytes"``; a bytes value travels
 as base64 text. Floats that JSON cannot spell (NaN, infinities) are written ``NaN``/``Infinity`` as Python's
@@ -66,6 +77,9 @@ __all__ = [
     "serve_control",
     "encode_value",
     "decode_value",
+    "item_json",
+    "hit_json",
+    "search_json",
 ]
 
 log = logging.getLogger("p2p.control")
@@ -402,7 +416,117 @@ async def _op_bootstrap(node: Any, request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_OPS = {"status": _op_status, "get": _op_get, "put": _op_put, "bootstrap": _op_bootstrap}
+def item_json(item: Any) -> dict[str, Any]:
+    """A shared item as JSON: ``name``, ``hash`` (sha256 hex), ``size``, ``tags``, ``path``."""
+    return {"name": item.name, "hash": item.content_hash.hex(), "size": item.size, "tags": list(item.tags),
+            "path": item.path}
+
+
+def hit_json(hit: Any) -> dict[str, Any]:
+    """A search hit as JSON: ``name``, ``hash``, ``size``, ``tags``, ``holder`` (``{node_id, address}``),
+    ``hops``, ``seconds``."""
+    h = hit.holder
+    return {
+        "name": hit.name,
+        "hash": hit.content_hash,
+        "size": hit.size,
+        "tags": list(hit.tags),
+        "holder": {"node_id": f"{h.node_id:040x}", "address": f"[{h.host}]:{h.port}" if ":" in h.host else f"{h.host}:{h.port}"},
+        "hops": hit.hops,
+        "seconds": _seconds(hit.seconds),
+    }
+
+
+def _str_list(op: str, name: str, value: Any) -> list[str]:
+    if type(value) is not list or any(type(x) is not str for x in value):
+        raise BadRequest(f"field {name!r} of op {op!r} must be a list of strings")
+    return value
+
+
+async def _op_share(node: Any, request: dict[str, Any]) -> dict[str, Any]:
+    from .search.catalogue import Item
+
+    _args("share", request, {"path": str}, optional=("name", "tags", "size", "hash"))
+    tags = _str_list("share", "tags", request.get("tags", []))
+    name = request.get("name")
+    if name is not None and type(name) is not str:
+        raise BadRequest("field 'name' of op 'share' must be a string")
+    if "hash" in request or "size" in request:
+        digest, size = request.get("hash"), request.get("size")
+        if type(digest) is not str or type(size) is not int:
+            raise BadRequest("op 'share' takes 'hash' (sha256 hex) and 'size' (int) together")
+        try:
+            raw = bytes.fromhex(digest)
+        except ValueError:
+            raise BadRequest("field 'hash' of op 'share' must be hexadecimal") from None
+        what: Any = Item(name or Path(request["path"]).name, raw, size, tuple(tags), request["path"])
+        item = await node.share(what)
+    else:
+        item = await node.share(request["path"], name=name, tags=tags)
+    return item_json(item)
+
+
+async def _op_unshare(node: Any, request: dict[str, Any]) -> dict[str, Any]:
+    _args("unshare", request, {"hash": str})
+    item = node.unshare(request["hash"].strip().lower())
+    if item is None:
+        from .errors import NotFound
+
+        raise NotFound(f"no shared item has hash {request['hash']}")
+    return item_json(item)
+
+
+async def _op_shared(node: Any, request: dict[str, Any]) -> dict[str, Any]:
+    _args("shared", request, {})
+    return {"items": [item_json(i) for i in node.items()]}
+
+
+async def _op_search(node: Any, request: dict[str, Any]) -> dict[str, Any]:
+    _args("search", request, {"keywords": str}, optional=("strategy", "ttl", "walkers", "max_hits", "timeout", "direct"))
+    kwargs: dict[str, Any] = {}
+    for name in ("ttl", "walkers", "max_hits"):
+        v = request.get(name)
+        if v is not None:
+            if type(v) is not int:
+                raise BadRequest(f"field {name!r} of op 'search' must be an int")
+            kwargs[name] = v
+    strategy = request.get("strategy", "flood")
+    if type(strategy) is not str:
+        raise BadRequest("field 'strategy' of op 'search' must be a string")
+    timeout = request.get("timeout", 5.0)
+    if type(timeout) not in (int, float) or not 0 < timeout <= 300:
+        raise BadRequest("field 'timeout' of op 'search' must be a number of seconds in (0, 300]")
+    direct = request.get("direct")
+    if direct is not None and type(direct) is not bool:
+        raise BadRequest("field 'direct' of op 'search' must be a bool")
+    result = await node.search(request["keywords"], strategy=strategy, timeout=float(timeout), direct=direct, **kwargs)
+    return search_json(result)
+
+
+def search_json(result: Any) -> dict[str, Any]:
+    """A :class:`p2p.core.SearchResult` as JSON."""
+    return {
+        "keywords": list(result.keywords),
+        "strategy": result.strategy,
+        "hits": [hit_json(h) for h in result.hits],
+        "ttl": result.ttl,
+        "rounds": result.rounds,
+        "messages": result.messages,
+        "satisfied": bool(result.satisfied),
+        "seconds": _seconds(result.seconds),
+    }
+
+
+_OPS = {
+    "status": _op_status,
+    "get": _op_get,
+    "put": _op_put,
+    "bootstrap": _op_bootstrap,
+    "share": _op_share,
+    "unshare": _op_unshare,
+    "shared": _op_shared,
+    "search": _op_search,
+}
 
 
 # ------------------------------------------------------------------------------------------ client
@@ -540,3 +664,19 @@ class ControlClient:
     def bootstrap(self, addrs: list[str]) -> dict[str, Any]:
         """Join (again) through ``addrs`` (``"host:port"`` strings)."""
         return self.request("bootstrap", addrs=list(addrs))
+
+    def share(self, path: str, **fields: Any) -> dict[str, Any]:
+        """Share a file (``name``, ``tags``, ``hash``, ``size`` optional)."""
+        return self.request("share", path=path, **{k: v for k, v in fields.items() if v is not None})
+
+    def unshare(self, content_hash: str) -> dict[str, Any]:
+        """Stop sharing the item with this sha256 hex."""
+        return self.request("unshare", hash=content_hash)
+
+    def shared(self) -> list[dict[str, Any]]:
+        """The shared items."""
+        return self.request("shared")["items"]
+
+    def search(self, keywords: str, **options: Any) -> dict[str, Any]:
+        """Search the overlay (``strategy``, ``ttl``, ``walkers``, ``max_hits``, ``timeout``, ``direct``)."""
+        return self.request("search", keywords=keywords, **{k: v for k, v in options.items() if v is not None})

@@ -32,24 +32,41 @@ from .ids import random_id_in_bucket
 from .lookup.kademlia import ClosestPeersLookup
 from .routing.kbuckets import RoutingTable
 from .rpc import CACHE_NEW, CACHE_PENDING, Outstanding, ReplyCache, RPCClient
+from .search import flood as _flood
+from .search import walk as _walk
+from .search.catalogue import Catalogue, InvalidQuery, Item, query_keywords
+from .search.overlay import NeighbourState, Overlay
+from .search.query import STRATEGIES, ActiveSearch, SearchHit, SearchResult
+from .search.seen import SeenCache
 from .store import MemoryStore, Record, RecordStore
 from .wire import (
+    GUID_BYTES,
+    MAX_EXCHANGE,
     Address,
+    Check,
+    CheckReply,
     Contact,
     DecodeError,
+    EncodeError,
     FindNode,
     FindValue,
     Message,
+    Neighbour,
+    NeighbourReply,
     NodesReply,
     Ping,
     PingReply,
+    Query,
+    QueryHit,
     Request,
     Store,
     StoreReply,
     Value,
     ValueReply,
+    Walk,
     check_value,
     decode,
+    encode_request,
     encode_response,
     encoded_size,
     rpc_spec,
@@ -69,6 +86,10 @@ __all__ = [
     "BootstrapResult",
     "FindNodeResult",
     "CoreStatistics",
+    "SearchStatistics",
+    "SearchHit",
+    "SearchResult",
+    "Item",
     "QueryId",
 ]
 
@@ -180,6 +201,44 @@ class FindNodeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchStatistics:
+    """Counters of unstructured search (part of :class:`CoreStatistics`).
+
+    ``queries_seen`` counts distinct flooded GUIDs this node handled (each at most once);
+    ``duplicates_dropped`` the further copies. Queries and walkers from a peer that is not a neighbour, or
+    beyond a neighbour's rate, are dropped (``not_neighbour``, ``rate_limited``); malformed ones are dropped
+    by the decoder and counted under ``drops["bad_query"]``.
+    """
+
+    neighbours: int
+    neighbours_joined: int
+    neighbours_lost: int
+    joins_refused: int
+    keepalives_sent: int
+    queries_seen: int
+    queries_forwarded: int
+    duplicates_dropped: int
+    ttl_clamped: int
+    not_neighbour: int
+    rate_limited: int
+    hits_sent: int
+    hits_forwarded: int
+    hits_unroutable: int
+    hits_received: int
+    walker_visits: int
+    walkers_forwarded: int
+    walkers_stopped: int
+    walkers_expired: int
+    checks_sent: int
+    checks_answered: int
+    searches_started: int
+    active_searches: int
+    seen_cache_entries: int
+    seen_cache_evicted: int
+    items: int
+
+
+@dataclass(frozen=True, slots=True)
 class CoreStatistics:
     """Counters of one core (trio's ``statistics()`` convention). Drops are by reason, e.g. ``"msgpack"``,
     ``"unknown_xid"``, ``"wrong_source"``."""
@@ -210,6 +269,7 @@ class CoreStatistics:
     handovers: int
     replications: int
     cache_stores: int
+    search: SearchStatistics
 
 
 # ------------------------------------------------------------------------------------------------ queries
@@ -237,6 +297,44 @@ class _Query:
 _EVICT = "evict"
 _QUERY = "query"
 _FIRE = "fire"  # fire-and-forget (cache store, hand-over)
+_NBR = "neighbour"  # owner ("neighbour", node_id, "join" | "keepalive")
+_CHECK = "check"  # owner ("check", _Walker)
+_OVERLAY_SOON = 0.2  # seconds after a new contact appears that a node short of neighbours looks again
+_PLACEHOLDER_HOST = ("0.0.0.0", 1)  # own address when unknown; the first hop rewrites it from the datagram
+_SEARCH_COUNTERS = (
+    "neighbours_joined",
+    "neighbours_lost",
+    "joins_refused",
+    "keepalives_sent",
+    "queries_seen",
+    "queries_forwarded",
+    "duplicates_dropped",
+    "ttl_clamped",
+    "not_neighbour",
+    "rate_limited",
+    "hits_sent",
+    "hits_forwarded",
+    "hits_unroutable",
+    "hits_received",
+    "walker_visits",
+    "walkers_forwarded",
+    "walkers_stopped",
+    "walkers_expired",
+    "checks_sent",
+    "checks_answered",
+    "searches_started",
+)
+
+
+@dataclass(slots=True, eq=False)
+class _Walker:
+    guid: bytes
+    ttl: int
+    hops: int
+    origin: Contact
+    keywords: tuple[str, ...]
+    walker: int
+    prev: int | None
 
 
 class NodeCore:
@@ -302,6 +400,17 @@ class NodeCore:
         self._drops: dict[str, int] = {}
         self._received: dict[str, int] = {}
         self._executed: dict[str, int] = {}
+        # unstructured search (p2p.search)
+        sc = config.search
+        self.address: Address | None = None  # set by the driver; only a hint (the first hop rewrites it)
+        self.overlay = Overlay(sc, node_id)
+        self.seen = SeenCache(sc.seen_cache_size, sc.seen_cache_ttl)
+        self.catalogue = Catalogue()
+        self._searches: dict[QueryId, ActiveSearch] = {}
+        self._by_guid: dict[bytes, ActiveSearch] = {}
+        self._overlay_period = max(0.5, min(sc.keepalive_interval / 3, 5.0))
+        self._next_overlay = now + self._overlay_period
+        self._s: dict[str, int] = dict.fromkeys(_SEARCH_COUNTERS, 0)
 
     # ============================================================================== public: inputs
 
@@ -346,11 +455,19 @@ class NodeCore:
         if now >= self._next_maintenance:
             self._next_maintenance = now + self._maintenance_period
             self._maintain(now, out)
+        if now >= self._next_overlay:
+            self._next_overlay = now + self._overlay_period
+            self._overlay_tick(now, out)
+        if self._searches:
+            self._search_timers(now, out)
         return out
 
     def next_deadline(self) -> float:
         """When :meth:`poll` next has work, in seconds (``math.inf`` if never)."""
-        return min(self.rpc.next_deadline(), self._next_maintenance)
+        d = min(self.rpc.next_deadline(), self._next_maintenance, self._next_overlay)
+        for srch in self._searches.values():
+            d = min(d, srch.deadline, srch.round_ends)
+        return d
 
     # ============================================================================== public: queries
 
@@ -434,8 +551,10 @@ class NodeCore:
         return out
 
     def cancel(self, qid: QueryId) -> None:
-        """Forget a query; it emits no further effect."""
+        """Forget a query (or search); it emits no further effect."""
         self._queries.pop(qid, None)
+        if qid in self._searches:
+            self.cancel_search(qid)
 
     # ============================================================================== public: state
 
@@ -469,6 +588,14 @@ class NodeCore:
             handovers=c["handovers"],
             replications=c["replications"],
             cache_stores=c["cache_stores"],
+            search=SearchStatistics(
+                neighbours=len(self.overlay),
+                active_searches=len(self._searches),
+                seen_cache_entries=len(self.seen),
+                seen_cache_evicted=self.seen.evicted,
+                items=len(self.catalogue),
+                **self._s,
+            ),
         )
 
     def contacts(self) -> list[Contact]:
@@ -484,6 +611,10 @@ class NodeCore:
         sender = getattr(m, "sender", None)
         if sender is not None and sender != self.node_id:
             self._seen(now, Contact(sender, src[0], src[1]), out)
+        if name in _ONE_WAY:
+            self._executed[name] = self._executed.get(name, 0) + 1
+            _ONE_WAY[name](self, now, src, m, out)
+            return
         spec = rpc_spec(name)
         cached = spec is not None and not spec.idempotent
         key = (src, req.xid)
@@ -521,6 +652,12 @@ class NodeCore:
             return PingReply(self.node_id)
         if type(m) is Store:
             return StoreReply(self._accept_store(now, m.key, m.value))
+        if type(m) is Neighbour:
+            return self._on_neighbour(now, src, m)
+        if type(m) is Check:
+            srch = self._by_guid.get(m.guid)
+            self._s["checks_answered"] += 1
+            return CheckReply(srch is not None and not srch.satisfied and now < srch.deadline)
         return None  # a registered extension this core does not serve: no reply, like the stock package
 
     def _accept_store(self, now: float, key: int, value: Value, publisher: int | None = None) -> bool:
@@ -558,6 +695,16 @@ class NodeCore:
         if owner[0] == _EVICT:
             self.table.ping_result(owner[1], alive=True)
             return
+        if owner[0] == _NBR:
+            self._on_neighbour_reply(now, o, reply, out)
+            return
+        if owner[0] == _CHECK:
+            w = owner[1]
+            if type(reply) is CheckReply and reply.go_on:
+                self._forward_walker(now, w, out)
+            else:
+                self._s["walkers_stopped"] += 1
+            return
         if owner[0] != _QUERY:
             return
         q = self._queries.get(owner[1])
@@ -592,6 +739,12 @@ class NodeCore:
         owner = o.owner
         if owner[0] == _EVICT:
             self.table.ping_result(owner[1], alive=False)
+            return
+        if owner[0] == _NBR:
+            self._on_neighbour_reply(now, o, None, out)
+            return
+        if owner[0] == _CHECK:
+            self._s["walkers_stopped"] += 1  # the origin is gone: the walker stops
             return
         if owner[0] != _QUERY:
             return
@@ -663,6 +816,7 @@ class NodeCore:
         elif q.kind == "bootstrap":
             result = BootstrapResult(q.responded, len(self.table), q.requests, now - q.started)
             self._complete(q, result, out)
+            self._next_overlay = min(self._next_overlay, now)  # joined: look for neighbours at once
         else:
             result = FindNodeResult(q.target, tuple(closest), lookup.max_hops, q.requests, now - q.started)
             self._complete(q, result, out)
@@ -737,6 +891,9 @@ class NodeCore:
                 self._emit(out, o.addr, o.data)
         if added and self.config.kademlia.handover and len(self.store):
             self._handover(now, contact, out)
+        if added and self.overlay.wanted() > 0:
+            # Look for neighbours soon (from the timer, so a request is still answered by one datagram).
+            self._next_overlay = min(self._next_overlay, now + _OVERLAY_SOON)
 
     def _handover(self, now: float, contact: Contact, out: list[Effect]) -> None:
         """Send a new contact the records it should now hold (paper §2.5, the stock ``welcome_if_new``):
@@ -795,6 +952,370 @@ class NodeCore:
             q.value = rec.value
             self._start_lookup(now, q, out)
 
+    # ============================================================================== unstructured search
+
+    def share(self, item: Item) -> bool:
+        """Share ``item`` (a :class:`p2p.search.Item`); ``True`` if new. Persisting it is the driver's job."""
+        return self.catalogue.add(item)
+
+    def unshare(self, content_hash: bytes | str) -> Item | None:
+        """Stop sharing the item with this sha256 (bytes or hex); returns it or ``None``."""
+        if isinstance(content_hash, str):
+            try:
+                content_hash = bytes.fromhex(content_hash)
+            except ValueError:
+                return None
+        return self.catalogue.remove(content_hash)
+
+    def items(self) -> list[Item]:
+        """The shared items, by name."""
+        return sorted(self.catalogue, key=lambda i: (i.name, i.content_hash))
+
+    def neighbours(self) -> list[Contact]:
+        """The current neighbours of the search overlay."""
+        return self.overlay.contacts()
+
+    def add_neighbour(self, now: float, contact: Contact) -> bool:
+        """Make ``contact`` a neighbour without asking it (static overlays in tests and simulations; the
+        peer must add this node too). ``False`` when full."""
+        return self.overlay.add(now, contact) is not None
+
+    def start_search(
+        self,
+        now: float,
+        keywords: str | Iterable[str],
+        strategy: str = "flood",
+        *,
+        ttl: int | None = None,
+        walkers: int | None = None,
+        max_hits: int | None = None,
+        timeout: float = 5.0,
+        direct: bool | None = None,
+    ) -> tuple[QueryId, list[Effect]]:
+        """Search the neighbour overlay for items matching every keyword.
+
+        Parameters
+        ----------
+        keywords : str or iterable of str
+            Split into case-insensitive tokens; an item matches when each token is a token of its name or tags.
+        strategy : {"flood", "walk", "ring"}
+            Flooding with duplicate suppression; ``walkers`` random walkers with check-backs (Lv et al. §4);
+            or an expanding ring (floods with TTL 1, 3, 5, ... up to ``ttl``).
+        ttl : int, optional
+            Flood TTL (default ``default_ttl``) or walker TTL (default ``default_walk_ttl``); larger values
+            are clamped to ``max_ttl`` / ``max_walk_ttl``.
+        walkers : int, optional
+            Walkers of a random-walk search (default ``SearchConfig.walkers``), 1..255.
+        max_hits : int, optional
+            Complete as soon as this many hits arrived. Without it a flood collects hits until ``timeout``,
+            walkers stop at the first hit (the search still ends at ``timeout``), and a ring ends after the
+            first round with a hit.
+        timeout : float
+            Seconds until the search completes with what it has.
+        direct : bool, optional
+            Hits go straight to this node instead of back along the query path (default
+            ``SearchConfig.direct_hits``). Walk hits always go straight to the origin.
+
+        Completes with a :class:`SearchResult` (never fails: with no neighbours it completes with no hits).
+
+        Raises
+        ------
+        p2p.search.InvalidQuery
+            For keywords that cannot be sent (none, more than 8, longer than 64 characters), an unknown
+            strategy, ``walkers`` or ``max_hits`` out of range, or a timeout that is not positive.
+        """
+        sc = self.config.search
+        kws = query_keywords(keywords)
+        if strategy not in STRATEGIES:
+            raise InvalidQuery(f"strategy must be one of {', '.join(STRATEGIES)}, not {strategy!r}")
+        if not timeout > 0:
+            raise InvalidQuery("timeout must be > 0 seconds")
+        if max_hits is not None and max_hits < 1:
+            raise InvalidQuery("max_hits must be >= 1")
+        if strategy == "walk":
+            limit, default = sc.max_walk_ttl, sc.default_walk_ttl
+        else:
+            limit, default = sc.max_ttl, sc.default_ttl
+        want = default if ttl is None else int(ttl)
+        if want < 1:
+            raise InvalidQuery("ttl must be >= 1")
+        want, clamped = _flood.clamp_ttl(want, limit)
+        if clamped:
+            self._s["ttl_clamped"] += 1
+        k = sc.walkers if walkers is None else int(walkers)
+        if not 1 <= k <= 255:
+            raise InvalidQuery("walkers must be in 1..255")
+        q = self._new_query(now, "search", 0)
+        srch = ActiveSearch(
+            q.qid, strategy, kws, now, now + timeout, max_hits, want, want,
+            sc.direct_hits if direct is None else bool(direct), walkers=k,
+        )
+        self._searches[q.qid] = srch
+        self._s["searches_started"] += 1
+        out: list[Effect] = []
+        if strategy == "walk":
+            self._launch_walkers(now, srch, out)
+        else:
+            if strategy == "ring":
+                srch.ttl = _flood.ring_ttls(want)[0]
+            self._flood_round(now, srch, out)
+        return q.qid, out
+
+    # ------------------------------------------------------------------ origin side
+
+    def _own_contact(self) -> Contact:
+        host, port = self.address if self.address is not None else _PLACEHOLDER_HOST
+        return Contact(self.node_id, host, port)
+
+    def _new_guid(self, srch: ActiveSearch) -> bytes:
+        guid = self.rng.getrandbits(8 * GUID_BYTES).to_bytes(GUID_BYTES, "big")
+        srch.guid = guid
+        srch.guids.append(guid)
+        self._by_guid[guid] = srch
+        return guid
+
+    def _flood_round(self, now: float, srch: ActiveSearch, out: list[Effect]) -> None:
+        guid = self._new_guid(srch)
+        self.seen.add(now, guid, None)  # the origin handles its own GUID once: echoes are duplicates
+        srch.rounds += 1
+        msg = Query(self.node_id, guid, srch.ttl, 1, self._own_contact(), srch.keywords, srch.direct)
+        for c in self.overlay.contacts():
+            self._one_way(out, c.addr, msg)
+            srch.messages += 1
+        if srch.strategy == "ring" and srch.ttl < srch.max_ttl:
+            srch.round_ends = min(srch.deadline, now + _flood.ring_wait(srch.ttl, self.config.search.ring_hop_wait))
+        else:
+            srch.round_ends = float("inf")
+
+    def _launch_walkers(self, now: float, srch: ActiveSearch, out: list[Effect]) -> None:
+        guid = self._new_guid(srch)
+        self.seen.add(now, guid, None)
+        srch.rounds = 1
+        me = self._own_contact()
+        for i, c in enumerate(_walk.spread(self.rng, self.overlay.contacts(), srch.walkers)):
+            self._one_way(out, c.addr, Walk(self.node_id, guid, srch.ttl, 1, me, srch.keywords, i))
+            srch.messages += 1
+
+    def _search_timers(self, now: float, out: list[Effect]) -> None:
+        for srch in list(self._searches.values()):
+            if now >= srch.deadline:
+                self._finish_search(now, srch, out)
+            elif now >= srch.round_ends:
+                if srch.satisfied:
+                    self._finish_search(now, srch, out)
+                else:
+                    later = [t for t in _flood.ring_ttls(srch.max_ttl) if t > srch.ttl]
+                    srch.ttl = later[0] if later else srch.max_ttl
+                    self._flood_round(now, srch, out)
+
+    def _finish_search(self, now: float, srch: ActiveSearch, out: list[Effect]) -> None:
+        self._searches.pop(srch.qid, None)
+        for g in srch.guids:
+            self._by_guid.pop(g, None)
+        q = self._queries.get(srch.qid)
+        if q is not None:
+            self._complete(q, srch.result(now), out)
+
+    def cancel_search(self, qid: QueryId) -> None:
+        """Forget a search (its late hits are then unroutable and dropped)."""
+        srch = self._searches.pop(qid, None)
+        if srch is not None:
+            for g in srch.guids:
+                self._by_guid.pop(g, None)
+        self._queries.pop(qid, None)
+
+    # ------------------------------------------------------------------ serving
+
+    def _one_way(self, out: list[Effect], addr: Address, msg: Message) -> None:
+        xid = self.rng.getrandbits(160).to_bytes(20, "big")
+        self._emit(out, addr, encode_request(xid, msg))
+
+    def _on_neighbour(self, now: float, src: Address, m: Neighbour) -> NeighbourReply:
+        contact = Contact(m.sender, src[0], src[1])
+        if not m.join:
+            if self.overlay.remove(m.sender) is not None:
+                self._s["neighbours_lost"] += 1
+            return NeighbourReply(True, ())
+        known = m.sender in self.overlay.neighbours
+        accepted = m.sender != self.node_id and self.overlay.accept(now, contact)
+        if accepted and not known:
+            self._s["neighbours_joined"] += 1
+            self.overlay.joining.pop(m.sender, None)
+        elif not accepted:
+            self._s["joins_refused"] += 1
+        return NeighbourReply(accepted, tuple(self.overlay.exchange(m.sender, MAX_EXCHANGE)))
+
+    def _on_neighbour_reply(self, now: float, o: Outstanding, reply: Any, out: list[Effect]) -> None:
+        _, nid, kind = o.owner
+        ok = type(reply) is NeighbourReply and reply.accepted
+        if type(reply) is NeighbourReply:
+            self.overlay.learn(reply.contacts)
+        if kind == "join":
+            self.overlay.joining.pop(nid, None)
+            if ok:
+                contact = Contact(nid, o.addr[0], o.addr[1])
+                known = nid in self.overlay.neighbours
+                if self.overlay.add(now, contact) is None:
+                    # filled up meanwhile by peers joining us: tell this one we leave again
+                    self._fire(now, contact, Neighbour(self.node_id, False), out)
+                elif not known:
+                    self._s["neighbours_joined"] += 1
+            else:
+                self.overlay.back_off(now, nid)
+        else:
+            st = self.overlay.neighbours.get(nid)
+            if st is None:
+                return
+            st.keepalive_pending = False
+            if ok:
+                st.last_heard = now
+                return
+            self.overlay.remove(nid)
+            self._s["neighbours_lost"] += 1
+            self.overlay.back_off(now, nid)
+        self._fill_overlay(now, out)
+
+    def _fill_overlay(self, now: float, out: list[Effect], among: Iterable[Contact] | None = None) -> None:
+        ov = self.overlay
+        n = ov.wanted()
+        if n <= 0:
+            return
+        pool = self.table.contacts() if among is None else among
+        for c in ov.candidates(now, self.rng, pool, n):
+            o = self.rpc.request(now, c.addr, Neighbour(self.node_id, True), (_NBR, c.node_id, "join"), None)
+            if o is None:
+                return
+            ov.joining[c.node_id] = c
+            self._emit(out, o.addr, o.data)
+
+    def _overlay_tick(self, now: float, out: list[Effect]) -> None:
+        self.seen.expire(now)
+        for st in self.overlay.due_keepalives(now):
+            o = self.rpc.request(
+                now, st.contact.addr, Neighbour(self.node_id, True), (_NBR, st.contact.node_id, "keepalive"), None
+            )
+            if o is None:
+                break
+            st.keepalive_pending = True
+            self._s["keepalives_sent"] += 1
+            self._emit(out, o.addr, o.data)
+        self._fill_overlay(now, out)
+
+    def _from_neighbour(self, now: float, src: Address, sender: int) -> NeighbourState | None:
+        st = self.overlay.heard(now, src)
+        if st is None or st.contact.node_id != sender:
+            self._s["not_neighbour"] += 1
+            return None
+        return st
+
+    def _on_query(self, now: float, src: Address, m: Query, out: list[Effect]) -> None:
+        st = self._from_neighbour(now, src, m.sender)
+        if st is None:
+            return
+        origin = st.contact if m.origin.node_id == m.sender else m.origin
+        ttl, clamped = _flood.clamp_ttl(m.ttl, self.config.search.max_ttl)
+        if clamped:
+            self._s["ttl_clamped"] += 1
+        entry = self.seen.add(now, m.guid, src)
+        if entry is None:
+            self._s["duplicates_dropped"] += 1
+            return
+        if not self.overlay.admit(now, st):
+            self._s["rate_limited"] += 1
+            return
+        self._s["queries_seen"] += 1
+        if origin.node_id != self.node_id:
+            found = self.catalogue.match(m.keywords, self.config.search.max_items_per_hit)
+            if found:
+                entry.answered = True
+                dst = origin.addr if m.direct else src
+                self._send_hit(out, dst, m.guid, m.hops, tuple(i.to_hit() for i in found))
+        nxt, targets = _flood.flood_targets(self.overlay.contacts(), m.sender, ttl)
+        if targets:
+            fwd = Query(self.node_id, m.guid, nxt, m.hops + 1, origin, m.keywords, m.direct)
+            for c in targets:
+                self._one_way(out, c.addr, fwd)
+            self._s["queries_forwarded"] += len(targets)
+
+    def _send_hit(self, out: list[Effect], dst: Address, guid: bytes, hops: int, items: tuple[Any, ...]) -> None:
+        while items:
+            try:
+                self._one_way(out, dst, QueryHit(self.node_id, guid, hops, self._own_contact(), items))
+            except EncodeError:  # too big for one request body: send fewer items
+                items = items[: len(items) // 2]
+                continue
+            self._s["hits_sent"] += 1
+            return
+
+    def _on_query_hit(self, now: float, src: Address, m: QueryHit, out: list[Effect]) -> None:
+        holder = Contact(m.sender, src[0], src[1]) if m.holder.node_id == m.sender else m.holder
+        srch = self._by_guid.get(m.guid)
+        if srch is not None:
+            self._s["hits_received"] += 1
+            srch.add_hits(now, holder, m.hops, m.items, self.config.search.max_hits_kept)
+            if srch.max_hits is not None and srch.satisfied:
+                self._finish_search(now, srch, out)
+            return
+        entry = self.seen.get(now, m.guid)
+        if entry is None or entry.upstream is None:
+            self._s["hits_unroutable"] += 1
+            return
+        self._one_way(out, entry.upstream, QueryHit(self.node_id, m.guid, m.hops, holder, m.items))
+        self._s["hits_forwarded"] += 1
+
+    def _on_walk(self, now: float, src: Address, m: Walk, out: list[Effect]) -> None:
+        st = self._from_neighbour(now, src, m.sender)
+        if st is None:
+            return
+        if not self.overlay.admit(now, st):
+            self._s["rate_limited"] += 1
+            return
+        sc = self.config.search
+        origin = st.contact if m.origin.node_id == m.sender else m.origin
+        ttl, clamped = _flood.clamp_ttl(m.ttl, sc.max_walk_ttl)
+        if clamped:
+            self._s["ttl_clamped"] += 1
+        self._s["walker_visits"] += 1
+        w = _Walker(m.guid, ttl, m.hops, origin, m.keywords, m.walker, m.sender)
+        if origin.node_id == self.node_id:  # a walker back at its origin: ask ourselves
+            srch = self._by_guid.get(m.guid)
+            if srch is None or srch.satisfied or now >= srch.deadline:
+                self._s["walkers_stopped"] += 1
+            elif ttl - 1 < 1:
+                self._s["walkers_expired"] += 1
+            else:
+                self._forward_walker(now, w, out)
+            return
+        entry = self.seen.get(now, m.guid) or self.seen.add(now, m.guid, src)
+        if entry is not None and not entry.answered:
+            found = self.catalogue.match(m.keywords, sc.max_items_per_hit)
+            if found:  # a hit: answer the origin directly; this walker is done
+                entry.answered = True
+                self._send_hit(out, origin.addr, m.guid, m.hops, tuple(i.to_hit() for i in found))
+                self._s["walkers_stopped"] += 1
+                return
+        # nothing (new) here: walk on
+        action = _walk.walker_action(ttl, m.hops, sc.check_every)
+        if action == _walk.EXPIRE:
+            self._s["walkers_expired"] += 1
+        elif action == _walk.CHECK:
+            o = self.rpc.request(now, origin.addr, Check(self.node_id, m.guid), (_CHECK, w), None)
+            if o is None:
+                self._s["walkers_stopped"] += 1
+                return
+            self._s["checks_sent"] += 1
+            self._emit(out, o.addr, o.data)
+        else:
+            self._forward_walker(now, w, out)
+
+    def _forward_walker(self, now: float, w: _Walker, out: list[Effect]) -> None:
+        nxt = _walk.next_hop(self.rng, self.overlay.contacts(), w.prev)
+        if nxt is None:
+            self._s["walkers_expired"] += 1
+            return
+        self._one_way(out, nxt.addr, Walk(self.node_id, w.guid, w.ttl - 1, w.hops + 1, w.origin, w.keywords, w.walker))
+        self._s["walkers_forwarded"] += 1
+
     # ============================================================================== helpers
 
     def _emit(self, out: list[Effect], addr: Address, data: bytes) -> None:
@@ -804,3 +1325,10 @@ class NodeCore:
     def _drop(self, reason: str) -> None:
         self._c["dropped"] += 1
         self._drops[reason] = self._drops.get(reason, 0) + 1
+
+
+_ONE_WAY = {
+    "query": NodeCore._on_query,
+    "query_hit": NodeCore._on_query_hit,
+    "walk": NodeCore._on_walk,
+}

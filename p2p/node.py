@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import random
@@ -30,16 +31,27 @@ from typing import Any
 import trio
 
 from .config import NodeConfig
-from .core import BootstrapResult, Completed, Effect, FindNodeResult, GetResult, NodeCore, PutResult, Send
+from .core import (
+    BootstrapResult,
+    Completed,
+    Effect,
+    FindNodeResult,
+    GetResult,
+    NodeCore,
+    PutResult,
+    SearchResult,
+    Send,
+)
 from .errors import ConfigError, NodeClosed, P2PError
 from .ids import id_to_hex, random_id
 from .persist import SqliteStore, resolve_data_dir
+from .search.catalogue import InvalidQuery, Item
 from .store import MemoryStore, RecordStore
 from .transport.base import Transport
 from .transport.udp import UDPTransport, resolve_address
 from .wire import Address, Value
 
-__all__ = ["Node", "open_node", "DataDirLocked"]
+__all__ = ["Node", "open_node", "DataDirLocked", "item_from_file"]
 
 log = logging.getLogger("p2p.node")
 
@@ -49,6 +61,31 @@ CONTACT_SAVE_INTERVAL = 30.0
 
 class DataDirLocked(P2PError):
     """Another node process already runs with this data directory."""
+
+
+def item_from_file(path: str | os.PathLike[str], *, name: str | None = None, tags: Iterable[str] = ()) -> Item:
+    """Describe a local file as a shareable :class:`p2p.search.Item`: its size and sha256 (read in 1 MiB
+    chunks), ``name`` defaulting to the file name, the absolute path kept locally.
+
+    Raises
+    ------
+    p2p.search.InvalidQuery
+        If the path is not a readable regular file, or the name or tags are too long.
+    """
+    p = Path(path).expanduser()
+    try:
+        p = p.resolve()
+        if not p.is_file():
+            raise InvalidQuery(f"not a regular file: {p}")
+        digest = hashlib.sha256()
+        size = 0
+        with open(p, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise InvalidQuery(f"cannot read {p}: {exc.strerror or exc}") from None
+    return Item(name or p.name, digest.digest(), size, tuple(tags), str(p))
 
 
 class Node:
@@ -141,6 +178,67 @@ class Node:
         """Iterative FIND_NODE for ``target``."""
         return await self._run_query(self.core.start_find_node(self.now(), target))
 
+    # -------------------------------------------------------------------------------------- search
+
+    async def search(
+        self,
+        keywords: str | Iterable[str],
+        *,
+        strategy: str = "flood",
+        ttl: int | None = None,
+        walkers: int | None = None,
+        max_hits: int | None = None,
+        timeout: float = 5.0,
+        direct: bool | None = None,
+    ) -> SearchResult:
+        """Search the neighbour overlay (see :meth:`p2p.core.NodeCore.start_search`).
+
+        Returns a :class:`p2p.core.SearchResult` after ``timeout`` seconds or as soon as ``max_hits`` hits
+        arrived.
+
+        Raises
+        ------
+        p2p.search.InvalidQuery
+            For bad keywords, strategy or limits.
+        """
+        return await self._run_query(
+            self.core.start_search(
+                self.now(), keywords, strategy, ttl=ttl, walkers=walkers, max_hits=max_hits,
+                timeout=timeout, direct=direct,
+            )
+        )
+
+    async def share(
+        self, what: Item | str | os.PathLike[str], *, name: str | None = None, tags: Iterable[str] = ()
+    ) -> Item:
+        """Share an item, or a file (hashed in a worker thread). Persisted in the data dir, if any."""
+        if isinstance(what, Item):
+            item = what
+        else:
+            item = await trio.to_thread.run_sync(lambda: item_from_file(what, name=name, tags=tags))
+        if self._persist is not None:
+            self._persist.save_item(item, time.time())
+        self.core.share(item)
+        return item
+
+    def unshare(self, content_hash: bytes | str) -> Item | None:
+        """Stop sharing the item with this sha256 (bytes or hex); returns it, or ``None`` if not shared."""
+        item = self.core.unshare(content_hash)
+        if item is not None and self._persist is not None:
+            self._persist.delete_item(item.content_hash)
+        return item
+
+    def items(self) -> list[Item]:
+        """The shared items, by name."""
+        return self.core.items()
+
+    async def wait_neighbours(self, n: int = 1, timeout: float = 5.0) -> int:
+        """Wait until the node has at least ``n`` neighbours or ``timeout`` seconds passed; return how many."""
+        with trio.move_on_after(timeout):
+            while len(self.core.overlay) < n:
+                await trio.sleep(0.05)
+        return len(self.core.overlay)
+
     async def _run_query(self, started: tuple[int, list[Effect]]) -> Any:
         if self._closed:
             raise NodeClosed("the node is closed")
@@ -165,16 +263,24 @@ class Node:
 
     def status(self) -> dict[str, Any]:
         """A JSON-ready summary: ``node_id`` (hex), ``address`` (``"ip:port"``), ``contacts`` (count),
-        ``buckets`` (``{index: count}``), ``records`` (count), ``uptime`` (seconds), ``data_dir``,
+        ``buckets`` (``{index: count}``), ``records`` (count), ``neighbours`` (list of ``{node_id, address}``),
+        ``items`` (shared items), ``search`` (search counters), ``uptime`` (seconds), ``data_dir``,
         ``statistics`` (core counters) and ``transport`` (transport counters)."""
         stats = asdict(self.core.statistics())
         host, port = self.address
+        neighbours = [
+            {"node_id": id_to_hex(c.node_id), "address": f"[{c.host}]:{c.port}" if ":" in c.host else f"{c.host}:{c.port}"}
+            for c in self.core.neighbours()
+        ]
         return {
             "node_id": id_to_hex(self.node_id),
             "address": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "contacts": len(self.core.table),
             "buckets": {str(i): n for i, n in self.core.table.bucket_sizes().items()},
             "records": len(self.core.store),
+            "neighbours": neighbours,
+            "items": len(self.core.catalogue),
+            "search": stats["search"],
             "uptime": round(self.now() - self._started, 3),
             "data_dir": str(self.data_dir) if self.data_dir else None,
             "statistics": stats,
@@ -369,8 +475,11 @@ async def open_node(
             transport = await UDPTransport.bind(host, port)
         stack.push_async_callback(transport.aclose)
         core = NodeCore(config, node_id, rng=rng, store=store if store is not None else MemoryStore(), now=trio.current_time() + offset)
+        core.address = transport.local_address
         node = Node(core, transport, clock_offset=offset, data_dir=path, persist=persist)
         if persist is not None:
+            for item in persist.load_items():
+                core.share(item)
             await node._apply(core.add_contacts(node.now(), persist.load_contacts()))
         stack.push_async_callback(node.aclose)
         async with trio.open_nursery() as nursery:

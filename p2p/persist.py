@@ -18,7 +18,8 @@ process crashing or being killed with SIGKILL, but the last transactions may be 
 or the kernel crashes (the database itself stays consistent). With ``synchronous="full"`` every commit also
 fsyncs the WAL, so it survives power failure and OS crashes too, at the cost of one fsync per commit.
 
-Layout (schema version 1, kept in ``PRAGMA user_version``)
+Layout (schema version 2, kept in ``PRAGMA user_version``; a version-1 file is migrated in place by adding the
+``items`` table)
 ----------------------------------------------------------
 ``records(key BLOB PRIMARY KEY, value BLOB, value_type TEXT, stored_at REAL, expires_at REAL, publisher BLOB)``
     ``key`` and ``publisher`` are 20-byte big-endian ids. ``value`` is stored by ``value_type``:
@@ -29,6 +30,9 @@ Layout (schema version 1, kept in ``PRAGMA user_version``)
     The last saved routing-table contacts, in the order they were saved.
 ``meta(name TEXT PRIMARY KEY, value BLOB)``
     Generic ``str`` or ``bytes`` values; the name ``"node_id"`` is reserved for the node's identity.
+``items(hash BLOB PRIMARY KEY, name TEXT, tags TEXT, size INTEGER, path TEXT, added_at REAL)``
+    The items the node shares for unstructured search (schema version 2): ``hash`` is the 32-byte sha256
+    of the content, ``tags`` a JSON list of strings, ``path`` the local file (or NULL).
 
 Rows that do not decode (a key that is not 20 bytes, an unknown ``value_type``, text that is not UTF-8, ...
 because the file was edited by hand) are skipped by every read, never raised.
@@ -39,6 +43,7 @@ second writer on the same file would make :meth:`SqliteStore.__len__` stale (not
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -54,6 +59,7 @@ import platformdirs
 
 from .errors import ConfigError, P2PError
 from .ids import ID_BYTES, ID_SPACE, id_to_bytes
+from .search.catalogue import Item
 from .store import Record
 from .wire import Contact, Value, check_value
 
@@ -70,8 +76,9 @@ __all__ = [
 
 DB_FILENAME = "node.sqlite3"
 """Name of the database file inside a data directory."""
-SCHEMA_VERSION = 1
-"""Schema version this module writes and reads (``PRAGMA user_version``)."""
+SCHEMA_VERSION = 2
+"""Schema version this module writes and reads (``PRAGMA user_version``). Version 1 (no ``items`` table) is
+migrated to 2 when opened."""
 APPLICATION_ID = 0x70327031
 """``PRAGMA application_id`` marking a p2p state file (ASCII ``"p2p1"``)."""
 NODE_ID_META = "node_id"
@@ -99,6 +106,17 @@ _SCHEMA = (
         last_seen REAL NOT NULL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB)",
+)
+
+_SCHEMA_V2 = (
+    """CREATE TABLE IF NOT EXISTS items (
+        hash BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        path TEXT,
+        added_at REAL NOT NULL
+    )""",
 )
 
 _RECORD_COLUMNS = "key, value, value_type, stored_at, expires_at, publisher"
@@ -554,6 +572,37 @@ class SqliteStore:
             return self._c().execute("DELETE FROM meta WHERE name = ?", (name,)).rowcount > 0
 
 
+    # ---------------------------------------------------------------------------------- shared items
+
+    def save_item(self, item: Item, now: float) -> None:
+        """Insert or replace a shared item (committed on return)."""
+        with self._lock:
+            self._c().execute(
+                "INSERT OR REPLACE INTO items (hash, name, tags, size, path, added_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (item.content_hash, item.name, json.dumps(list(item.tags)), item.size, item.path, float(now)),
+            )
+
+    def delete_item(self, content_hash: bytes) -> bool:
+        """Remove a shared item (committed on return); ``True`` if there was one."""
+        with self._lock:
+            return self._c().execute("DELETE FROM items WHERE hash = ?", (content_hash,)).rowcount > 0
+
+    def load_items(self) -> list[Item]:
+        """The shared items, in the order they were added; rows that do not decode are skipped."""
+        with self._lock:
+            rows = self._c().execute("SELECT hash, name, tags, size, path FROM items ORDER BY added_at, rowid").fetchall()
+        out = []
+        for raw_hash, name, tags, size, path in rows:
+            try:
+                parsed = json.loads(tags) if type(tags) is str else None
+                if type(parsed) is not list or (path is not None and type(path) is not str):
+                    continue
+                out.append(Item(name, raw_hash, size, tuple(parsed), path))
+            except (ValueError, TypeError, P2PError):
+                continue
+        return out
+
+
 # ------------------------------------------------------------------------------------------ helpers
 
 
@@ -603,9 +652,13 @@ def _configure(conn: sqlite3.Connection, path: Path, level: str, busy_timeout: f
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             _check_identity(path, version, app_id)
             if version == 0:
-                for statement in _SCHEMA:
+                for statement in _SCHEMA + _SCHEMA_V2:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            elif version == 1:  # migration 1 -> 2: the shared items of unstructured search
+                for statement in _SCHEMA_V2:
+                    conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.OperationalError as exc:
         raise PersistError(f"cannot initialise {path}: {exc}") from exc

@@ -27,7 +27,26 @@ find_value [sender_id, key_id]              {"value": v} on a hit, else as find_
 ========== ================================ ============================================ ==========
 
 Values are ``int``, ``float``, ``bool``, ``str`` or ``bytes`` (what the stock package accepts).
-Further RPC names (Chord, search, super-peer) register themselves with :func:`register`.
+
+Unstructured search (our extension; stock nodes ignore these names)
+-------------------------------------------------------------------
+========== ====================================================== ======================= ==========
+name       args                                                   result                  kind
+========== ====================================================== ======================= ==========
+neighbour  [sender_id, join: bool]                                [accepted, [contact..]] request
+query      [sender_id, guid, ttl, hops, origin, [kw..], direct]   none                    one-way
+query_hit  [sender_id, guid, hops, holder, [[name, hash, size,     none                    one-way
+           [tag..]], ...]]
+walk       [sender_id, guid, ttl, hops, origin, [kw..], walker]   none                    one-way
+check      [sender_id, guid]                                      bool (keep walking)     request
+========== ====================================================== ======================= ==========
+
+``guid`` is bin 16, ``hash`` bin 32 (sha256), ``origin``/``holder``/``contact`` are ``[id, ip, port]``,
+``ttl``/``hops``/``walker`` ints 0..255, keywords 1..8 str of 1..64 chars, item names 1..255 chars, tags
+at most 8 of 1..64 chars, sizes 0..2**63-1, at most 64 items per hit. One-way messages are framed as requests
+with a fresh XID; the receiver never replies and the sender keeps nothing outstanding (as Gnutella
+descriptors). A malformed search message is dropped with the reason ``"bad_query"``.
+Further RPC names (Chord, super-peer) register themselves with :func:`register`.
 """
 
 from __future__ import annotations
@@ -74,6 +93,22 @@ __all__ = [
     "parse_reply",
     "check_value",
     "encoded_size",
+    "GUID_BYTES",
+    "HASH_BYTES",
+    "MAX_KEYWORDS",
+    "MAX_KEYWORD_CHARS",
+    "MAX_NAME_CHARS",
+    "MAX_TAGS",
+    "MAX_HIT_ITEMS",
+    "MAX_EXCHANGE",
+    "HitItem",
+    "Neighbour",
+    "NeighbourReply",
+    "Query",
+    "QueryHit",
+    "Walk",
+    "Check",
+    "CheckReply",
 ]
 
 TYPE_REQUEST = 0x00
@@ -397,10 +432,243 @@ def _reply_find_value(_: Message, body: Any) -> NodesReply | ValueReply:
     return _contacts(body)
 
 
+# --------------------------------------------------------------------------------------------- search
+
+GUID_BYTES = 16
+"""Width of a query GUID (as Gnutella's descriptor id)."""
+HASH_BYTES = 32
+"""Width of an item's content hash (sha256)."""
+MAX_KEYWORDS = 8
+MAX_KEYWORD_CHARS = 64
+MAX_NAME_CHARS = 255
+MAX_TAGS = 8
+MAX_HIT_ITEMS = 64
+MAX_EXCHANGE = 16
+"""Most contacts a ``neighbour`` reply offers for peer exchange."""
+_BYTE = 255
+_SIZE_MAX = 2**63 - 1
+_BAD = "bad_query"
+
+
+@dataclass(frozen=True, slots=True)
+class HitItem:
+    """One matching item in a QUERY_HIT: ``[name, content hash (bin 32), size, [tags]]``."""
+
+    name: str
+    content_hash: bytes
+    size: int
+    tags: tuple[str, ...] = ()
+
+    def to_wire(self) -> list[Any]:
+        return [self.name, self.content_hash, self.size, list(self.tags)]
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour(Message):
+    """``neighbour [sender_id, join]``: ask to become (or stay: the keep-alive) a neighbour; ``join=False``
+    leaves. Reply ``[accepted, [contact, ...]]``: the contacts are some of the responder's other neighbours
+    (peer exchange)."""
+
+    NAME: ClassVar[str] = "neighbour"
+    sender: int
+    join: bool
+
+    def args(self) -> list[Any]:
+        return [id_to_bytes(self.sender), self.join]
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourReply:
+    """Reply to ``neighbour``."""
+
+    accepted: bool
+    contacts: tuple[Contact, ...] = ()
+
+    def body(self) -> Any:
+        return [self.accepted, [c.to_wire() for c in self.contacts]]
+
+
+@dataclass(frozen=True, slots=True)
+class Query(Message):
+    """``query [sender_id, guid, ttl, hops, origin, keywords, direct]`` (one-way): a flooded search. ``hops``
+    is the receiver's distance from the origin; ``direct`` asks holders to send hits to ``origin``."""
+
+    NAME: ClassVar[str] = "query"
+    sender: int
+    guid: bytes
+    ttl: int
+    hops: int
+    origin: Contact
+    keywords: tuple[str, ...]
+    direct: bool = False
+
+    def args(self) -> list[Any]:
+        return [id_to_bytes(self.sender), self.guid, self.ttl, self.hops, self.origin.to_wire(),
+                list(self.keywords), self.direct]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryHit(Message):
+    """``query_hit [sender_id, guid, hops, holder, items]`` (one-way): matches at ``holder``, found ``hops``
+    hops from the origin; routed back along the query's path or sent to the origin directly."""
+
+    NAME: ClassVar[str] = "query_hit"
+    sender: int
+    guid: bytes
+    hops: int
+    holder: Contact
+    items: tuple[HitItem, ...]
+
+    def args(self) -> list[Any]:
+        return [id_to_bytes(self.sender), self.guid, self.hops, self.holder.to_wire(),
+                [i.to_wire() for i in self.items]]
+
+
+@dataclass(frozen=True, slots=True)
+class Walk(Message):
+    """``walk [sender_id, guid, ttl, hops, origin, keywords, walker]`` (one-way): one random walker."""
+
+    NAME: ClassVar[str] = "walk"
+    sender: int
+    guid: bytes
+    ttl: int
+    hops: int
+    origin: Contact
+    keywords: tuple[str, ...]
+    walker: int = 0
+
+    def args(self) -> list[Any]:
+        return [id_to_bytes(self.sender), self.guid, self.ttl, self.hops, self.origin.to_wire(),
+                list(self.keywords), self.walker]
+
+
+@dataclass(frozen=True, slots=True)
+class Check(Message):
+    """``check [sender_id, guid]``: a walker's check-back with its origin; the reply says whether to go on."""
+
+    NAME: ClassVar[str] = "check"
+    sender: int
+    guid: bytes
+
+    def args(self) -> list[Any]:
+        return [id_to_bytes(self.sender), self.guid]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReply:
+    """Reply to ``check``: ``true`` while the search wants more hits."""
+
+    go_on: bool
+
+    def body(self) -> Any:
+        return self.go_on
+
+
+def _small_int(v: Any, hi: int = _BYTE) -> int:
+    if type(v) is not int or not 0 <= v <= hi:
+        raise DecodeError(_BAD)
+    return v
+
+
+def _guid(v: Any) -> bytes:
+    if type(v) is not bytes or len(v) != GUID_BYTES:
+        raise DecodeError(_BAD)
+    return v
+
+
+def _text(v: Any, hi: int) -> str:
+    if type(v) is not str or not 1 <= len(v) <= hi:
+        raise DecodeError(_BAD)
+    return v
+
+
+def _texts(v: Any, lo: int, hi: int, chars: int) -> tuple[str, ...]:
+    if type(v) is not list or not lo <= len(v) <= hi:
+        raise DecodeError(_BAD)
+    return tuple(_text(x, chars) for x in v)
+
+
+def _peer(v: Any) -> Contact:
+    try:
+        return _contact(v)
+    except DecodeError:
+        raise DecodeError(_BAD) from None
+
+
+def _search_id(v: Any) -> int:
+    return _id(v, _BAD)
+
+
+def _parse_neighbour(args: list[Any]) -> Message:
+    if len(args) != 2 or type(args[1]) is not bool:
+        raise DecodeError("bad_args")
+    return Neighbour(_id(args[0], "bad_args"), args[1])
+
+
+def _parse_query(args: list[Any]) -> Message:
+    if len(args) != 7 or type(args[6]) is not bool:
+        raise DecodeError(_BAD)
+    return Query(_search_id(args[0]), _guid(args[1]), _small_int(args[2]), _small_int(args[3]), _peer(args[4]),
+                 _texts(args[5], 1, MAX_KEYWORDS, MAX_KEYWORD_CHARS), args[6])
+
+
+def _hit_item(v: Any) -> HitItem:
+    if type(v) is not list or len(v) != 4:
+        raise DecodeError(_BAD)
+    name, digest, size, tags = v
+    if type(digest) is not bytes or len(digest) != HASH_BYTES:
+        raise DecodeError(_BAD)
+    return HitItem(_text(name, MAX_NAME_CHARS), digest, _small_int(size, _SIZE_MAX),
+                   _texts(tags, 0, MAX_TAGS, MAX_KEYWORD_CHARS))
+
+
+def _parse_query_hit(args: list[Any]) -> Message:
+    if len(args) != 5 or type(args[4]) is not list or not 1 <= len(args[4]) <= MAX_HIT_ITEMS:
+        raise DecodeError(_BAD)
+    return QueryHit(_search_id(args[0]), _guid(args[1]), _small_int(args[2]), _peer(args[3]),
+                    tuple(_hit_item(i) for i in args[4]))
+
+
+def _parse_walk(args: list[Any]) -> Message:
+    if len(args) != 7:
+        raise DecodeError(_BAD)
+    return Walk(_search_id(args[0]), _guid(args[1]), _small_int(args[2]), _small_int(args[3]), _peer(args[4]),
+                _texts(args[5], 1, MAX_KEYWORDS, MAX_KEYWORD_CHARS), _small_int(args[6]))
+
+
+def _parse_check(args: list[Any]) -> Message:
+    if len(args) != 2:
+        raise DecodeError(_BAD)
+    return Check(_search_id(args[0]), _guid(args[1]))
+
+
+def _reply_neighbour(_: Message, body: Any) -> NeighbourReply:
+    if type(body) is not list or len(body) != 2 or type(body[0]) is not bool or type(body[1]) is not list:
+        raise DecodeError("bad_reply")
+    if len(body[1]) > MAX_EXCHANGE:
+        raise DecodeError("bad_reply")
+    return NeighbourReply(body[0], tuple(_contact(c) for c in body[1]))
+
+
+def _reply_check(_: Message, body: Any) -> CheckReply:
+    if type(body) is not bool:
+        raise DecodeError("bad_reply")
+    return CheckReply(body)
+
+
+def _no_reply(_: Message, body: Any) -> Any:
+    raise DecodeError("bad_reply")  # one-way messages are never answered
+
+
 register(RPCSpec("ping", _parse_ping, _reply_ping))
 register(RPCSpec("store", _parse_store, _reply_store, idempotent=False))
 register(RPCSpec("find_node", _parse_find_node, _reply_find_node))
 register(RPCSpec("find_value", _parse_find_value, _reply_find_value))
+register(RPCSpec("neighbour", _parse_neighbour, _reply_neighbour))
+register(RPCSpec("query", _parse_query, _no_reply))
+register(RPCSpec("query_hit", _parse_query_hit, _no_reply))
+register(RPCSpec("walk", _parse_walk, _no_reply))
+register(RPCSpec("check", _parse_check, _reply_check))
 
 
 # --------------------------------------------------------------------------------------------- codec

@@ -162,7 +162,7 @@ class SearchConfig:
     min_neighbours: int = 4
     target_neighbours: int = 8
     max_neighbours: int = 12
-    keepalive_interval: float = 15.0
+    keepalive_interval: float = 30.0
     candidate_backoff: float = 300.0
     default_ttl: int = 5
     max_ttl: int = 7

@@ -410,6 +410,7 @@ class NodeCore:
         self._by_guid: dict[bytes, ActiveSearch] = {}
         self._overlay_period = max(0.5, min(sc.keepalive_interval / 3, 5.0))
         self._next_overlay = now + self._overlay_period
+        self._join_budget = 2 * sc.min_neighbours
         self._s: dict[str, int] = dict.fromkeys(_SEARCH_COUNTERS, 0)
 
     # ============================================================================== public: inputs
@@ -891,8 +892,8 @@ class NodeCore:
                 self._emit(out, o.addr, o.data)
         if added and self.config.kademlia.handover and len(self.store):
             self._handover(now, contact, out)
-        if added and self.overlay.wanted() > 0:
-            # Look for neighbours soon (from the timer, so a request is still answered by one datagram).
+        if added and self.overlay.wanted() > 0 and len(self.overlay) < self.config.search.min_neighbours:
+            # Below the minimum: look for neighbours soon (from the timer, so a request is still answered by one datagram).
             self._next_overlay = min(self._next_overlay, now + _OVERLAY_SOON)
 
     def _handover(self, now: float, contact: Contact, out: list[Effect]) -> None:
@@ -1180,6 +1181,14 @@ class NodeCore:
         n = ov.wanted()
         if n <= 0:
             return
+        if len(ov) >= self.config.search.min_neighbours:
+            # Enough to search: grow towards the target one join per overlay tick, politely.
+            n = 0 if ov.joining else 1
+        # Refusals (full peers) trigger the next attempt at once; a budget per overlay tick bounds that.
+        n = min(n, self._join_budget)
+        if n <= 0:
+            return
+        self._join_budget -= n
         pool = self.table.contacts() if among is None else among
         for c in ov.candidates(now, self.rng, pool, n):
             o = self.rpc.request(now, c.addr, Neighbour(self.node_id, True), (_NBR, c.node_id, "join"), None)
@@ -1189,6 +1198,7 @@ class NodeCore:
             self._emit(out, o.addr, o.data)
 
     def _overlay_tick(self, now: float, out: list[Effect]) -> None:
+        self._join_budget = 2 * self.config.search.min_neighbours
         self.seen.expire(now)
         for st in self.overlay.due_keepalives(now):
             o = self.rpc.request(

@@ -183,6 +183,16 @@ class Overlay:
         return rng.sample(ordered, min(n, len(ordered)))
 
     def due_keepalives(self, now: float) -> list[NeighbourState]:
-        """Neighbours silent for ``keepalive_interval`` and without a keep-alive in flight."""
-        limit = now - self.config.keepalive_interval
-        return [s for s in self.neighbours.values() if s.last_heard <= limit and not s.keepalive_pending]
+        """Neighbours due a keep-alive, without one in flight.
+
+        One end of each link keeps it alive: the end with the lower node id asks after
+        ``keepalive_interval`` seconds of silence (its request and the reply refresh both ends); the other
+        end asks only after twice that, i.e. when the lower end has gone quiet.
+        """
+        interval = self.config.keepalive_interval
+        own = self.own_id
+        return [
+            s
+            for nid, s in self.neighbours.items()
+            if not s.keepalive_pending and now - s.last_heard >= (interval if own < nid else 2 * interval)
+        ]

@@ -411,6 +411,7 @@ class NodeCore:
         self._overlay_period = max(0.5, min(sc.keepalive_interval / 3, 5.0))
         self._next_overlay = now + self._overlay_period
         self._join_budget = 2 * sc.min_neighbours
+        self._next_growth = now
         self._s: dict[str, int] = dict.fromkeys(_SEARCH_COUNTERS, 0)
 
     # ============================================================================== public: inputs
@@ -951,7 +952,13 @@ class NodeCore:
                 self.store.put(replace(rec, stored_at=now))
             q = self._new_query(now, "put" if mine else "replicate", rec.key, internal=True)
             q.value = rec.value
-            self._start_lookup(now, q, out)
+            if mine:
+                self._start_lookup(now, q, out)
+            else:
+                # Paper §2.5, second optimization: a holder's buckets near its own id are accurate (kept
+                # fresh by traffic and refresh), so it replicates to the k closest of its own table
+                # without a lookup per record. The publisher does look up (it may be far from the key).
+                self._store_phase(now, q, self.table.closest(rec.key, kad.k), out)
 
     # ============================================================================== unstructured search
 
@@ -1182,8 +1189,11 @@ class NodeCore:
         if n <= 0:
             return
         if len(ov) >= self.config.search.min_neighbours:
-            # Enough to search: grow towards the target one join per overlay tick, politely.
-            n = 0 if ov.joining else 1
+            # Enough to search: grow towards the target by one join per keep-alive interval, politely.
+            if ov.joining or now < self._next_growth:
+                return
+            n = 1
+            self._next_growth = now + self.config.search.keepalive_interval
         # Refusals (full peers) trigger the next attempt at once; a budget per overlay tick bounds that.
         n = min(n, self._join_budget)
         if n <= 0:

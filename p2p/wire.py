@@ -371,12 +371,20 @@ def _contact(item: Any) -> Contact:
     if type(item) is not list or len(item) != 3:
         raise DecodeError("bad_reply")
     raw_id, host, port = item
-    if type(raw_id) is not bytes or len(raw_id) != ID_BYTES:
+    if type(raw_id) is not bytes or type(host) is not str or type(port) is not int:
         raise DecodeError("bad_reply")
-    if type(host) is not str or not 2 <= len(host) <= 45 or type(port) is not int or not 0 < port < 65536:
+    contact = _contact_memo(raw_id, host, port)
+    if contact is None:
         raise DecodeError("bad_reply")
-    if not _is_ip_literal(host):
-        raise DecodeError("bad_reply")
+    return contact
+
+
+@functools.lru_cache(maxsize=65536)
+def _contact_memo(raw_id: bytes, host: str, port: int) -> Contact | None:
+    # The same contacts come back in reply after reply; memoising the checked result of the (bytes, str,
+    # int) triple makes decoding a contact list a dict lookup per entry. Pure and bounded.
+    if len(raw_id) != ID_BYTES or not 2 <= len(host) <= 45 or not 0 < port < 65536 or not _is_ip_literal(host):
+        return None
     return Contact(int.from_bytes(raw_id, "big"), host, port)
 
 

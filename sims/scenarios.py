@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from p2p.config import KademliaConfig, NodeConfig
+from p2p.config import KademliaConfig, NodeConfig, SearchConfig
 from p2p.core import Completed
 from p2p.ids import key_id, random_id
 from p2p.linkmodel import LinkModel, LognormalLatency
@@ -176,7 +176,8 @@ async def _lookups(
 
 
 def _config(k: int, alpha: int, **kademlia: Any) -> NodeConfig:
-    return NodeConfig(kademlia=KademliaConfig(k=k, alpha=alpha, **kademlia))
+    # DHT scenarios: the unstructured-search overlay is off (it is studied by the search scenario).
+    return NodeConfig(kademlia=KademliaConfig(k=k, alpha=alpha, **kademlia), search=SearchConfig(enabled=False))
 
 
 # ------------------------------------------------------------------------------------------------ lookups

@@ -217,7 +217,9 @@ def test_stale_buckets_and_touch():
     t.touch((1 << 155) | 5, 3000.0)  # a lookup in bucket 155 refreshes it
     assert t.stale_buckets(3600.0, 3600.0) == [150, 151, 152, 153, 154, 156, 157, 158, 159]
     assert 155 in t.stale_buckets(6600.0, 3600.0)
-    t.update(in_bucket(100, 1)[0], 4000.0)  # a closer neighbour widens the range
+    t.update(in_bucket(100, 1)[0], 4000.0)  # a closer neighbour widens the range ...
     stale = t.stale_buckets(4000.0, 3600.0)
-    assert stale[0] == 100 and 155 not in stale and len(stale) == 60 - 1
+    # ... and, added just now, freshens its own bucket (BEP 5 "last changed")
+    assert stale[0] == 101 and 100 not in stale and 155 not in stale and len(stale) == 60 - 2
+    assert 100 in t.stale_buckets(7600.0, 3600.0)
     t.touch(OWN, 5000.0)  # the own id has no bucket: ignored

@@ -111,10 +111,12 @@ class RoutingTable:
             b.contacts.move_to_end(node_id)
             b.failures.pop(node_id, None)
             b.last_seen[node_id] = now
+            b.last_lookup = max(b.last_lookup, now)
             return False, None
         if len(b.contacts) < self.k:
             b.contacts[node_id] = contact
             b.last_seen[node_id] = now
+            b.last_lookup = max(b.last_lookup, now)
             b.replacements.pop(node_id, None)
             self._size += 1
             return True, None
@@ -272,7 +274,11 @@ class RoutingTable:
             self._bucket(index).last_lookup = now
 
     def stale_buckets(self, now: float, interval: float) -> list[int]:
-        """Buckets due for refresh: no lookup within ``interval`` seconds.
+        """Buckets due for refresh: no lookup in their range and no change within ``interval`` seconds.
+
+        A bucket counts as fresh when a lookup targeted its range (paper §2.3) or when one of its contacts
+        was added or heard from (BEP 5's "last changed"): traffic through a bucket keeps it fresh, so
+        refresh lookups are only spent on quiet buckets.
 
         Only buckets from the closest non-empty one outward count: closer buckets are empty because nodes
         that close are unlikely to exist (paper §2.3 refreshes buckets "further away than its closest

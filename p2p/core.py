@@ -600,6 +600,11 @@ class NodeCore:
             ),
         )
 
+    @property
+    def datagrams_sent(self) -> int:
+        """Datagrams this core has emitted (the cheap form of ``statistics().datagrams_sent``)."""
+        return self._c["datagrams_sent"]
+
     def contacts(self) -> list[Contact]:
         """Every contact of the routing table."""
         return self.table.contacts()

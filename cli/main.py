@@ -12,7 +12,7 @@ import typer
 
 import p2p
 
-from . import demo, dht, node, search
+from . import demo, dht, node, search, sim
 
 app = typer.Typer(
     name="p2p",
@@ -53,6 +53,7 @@ app.command("unshare")(search.unshare)
 app.command("shared")(search.shared)
 app.command("search")(search.search)
 app.command("demo")(demo.demo)
+app.add_typer(sim.app, name="sim")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

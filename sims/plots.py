@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +139,23 @@ def failure_bars(result: Mapping[str, Any], path: str | Path) -> Path:
     ax.legend(fontsize=8, loc="lower left")
     ax.set_title(f"Failure resilience, N={result['nodes']:,}, k={result['k']}")
     return _save(fig, path)
+
+
+def _lookup_figures(result: Mapping[str, Any], out: Path) -> list[Path]:
+    return [hop_cdf([result], Path(out) / "hop_cdf.png")]
+
+
+def _churn_figures(result: Mapping[str, Any], out: Path) -> list[Path]:
+    return [churn_over_time(result, Path(out) / "durability.png")]
+
+
+def _failure_figures(result: Mapping[str, Any], out: Path) -> list[Path]:
+    return [failure_bars(result, Path(out) / "resilience.png")]
+
+
+FIGURES: dict[str, Callable[[Mapping[str, Any], Path], list[Path]]] = {
+    "kademlia_lookup": _lookup_figures,
+    "churn_durability": _churn_figures,
+    "failure_resilience": _failure_figures,
+}
+"""Scenario name -> function writing that scenario's PNG figures into a directory (used by ``p2p sim run``)."""

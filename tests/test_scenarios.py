@@ -96,3 +96,23 @@ def test_registry() -> None:
         assert callable(fn) and description and isinstance(defaults, dict)
         assert fn.__name__ == name
         json.dumps(defaults)
+
+
+def test_search_scenario_des_and_graph_agree_and_reproduce():
+    from p2p.sims.scenarios import search
+
+    flood = search(engine="des", graph="rr", nodes=200, strategy="flood", ttl=7, queries=6, seed=3)
+    walk = search(engine="des", graph="rr", nodes=200, strategy="walk", queries=6, seed=3)
+    assert flood["success_rate"] == 1.0 and walk["success_rate"] == 1.0
+    # Each node handles a GUID at most once: a flood reaches at most the other 199 nodes, and on a connected
+    # 4-regular graph of 200 nodes TTL 7 reaches most of them; every message beyond a first arrival is a
+    # suppressed duplicate.
+    assert 150 < flood["nodes_reached"] <= 199
+    assert flood["duplicates_per_query"] > 0
+    assert walk["messages_per_query"] < flood["messages_per_query"] / 2
+    graph_walk = search(engine="graph", graph="rr", nodes=200, strategy="walk", queries=30, seed=3)
+    assert graph_walk["success_rate"] == 1.0
+    again = search(engine="des", graph="rr", nodes=200, strategy="walk", queries=6, seed=3)
+    assert {k: v for k, v in again.items() if k != "wall_seconds"} == {
+        k: v for k, v in walk.items() if k != "wall_seconds"
+    }

@@ -337,6 +337,16 @@ def flood(
     Returns
     -------
     QueryOutcome
+
+    Examples
+    --------
+    On a 6-cycle, a TTL-2 flood from node 0 reaches nodes 1, 2, 4 and 5 with 4 messages and finds node 2 at
+    2 hops:
+
+    >>> import networkx as nx
+    >>> out = flood(nx.cycle_graph(6), 0, {2}, ttl=2)
+    >>> out.success, out.hops, out.messages, out.nodes_reached
+    (True, 2, 4, 5)
     """
     g = as_csr(graph)
     ttl_v = _ttl_value(ttl, g)

@@ -153,9 +153,18 @@ def _failure_figures(result: Mapping[str, Any], out: Path) -> list[Path]:
     return [failure_bars(result, Path(out) / "resilience.png")]
 
 
+def _lv_figures(result: Mapping[str, Any], out: Path) -> list[Path]:
+    from .searchgraph import plot_lv
+
+    path = Path(out) / "lv_comparison.png"
+    plot_lv(result["rows"], path)
+    return [path]
+
+
 FIGURES: dict[str, Callable[[Mapping[str, Any], Path], list[Path]]] = {
     "kademlia_lookup": _lookup_figures,
     "churn_durability": _churn_figures,
     "failure_resilience": _failure_figures,
+    "lv_comparison": _lv_figures,
 }
 """Scenario name -> function writing that scenario's PNG figures into a directory (used by ``p2p sim run``)."""

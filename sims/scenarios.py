@@ -903,6 +903,50 @@ def _search_des(
     }
 
 
+
+def lv_comparison(
+    nodes: int = 10_000, queries: int = 1000, seed: int = 1, ratio: float = 0.01, check_every: int = 4,
+    walkers: Sequence[int] = (16, 32),
+) -> dict[str, Any]:
+    """Flooding against 16 and 32 random walkers, after Lv et al. (ICS 2002, §4 and §6), at graph level.
+
+    Runs :func:`p2p.sims.searchgraph.lv_comparison` on an ``nodes``-node Barabási–Albert graph (m = 2) and an
+    ``nodes``-node random 4-regular graph, every object on ``ratio`` of the nodes, walkers checking back every
+    ``check_every`` hops, floods with a TTL that reaches nearly every node.
+
+    Returns
+    -------
+    dict
+        ``rows``: one dict per (graph, method) with ``messages_per_query``, ``success_rate``,
+        ``hops_to_first_hit``...; ``walk_vs_flood``: per graph, flood messages / walk messages for each walker
+        count; parameters and ``wall_seconds``.
+    """
+    from p2p.sims.searchgraph import lv_comparison as _lv
+
+    begin = time.perf_counter()
+    rows = _lv(nodes, seed, queries, ratio=ratio, walkers=tuple(walkers), check_every=check_every)
+    ratios: dict[str, dict[str, float]] = {}
+    for r in rows:
+        if r["strategy"] == "walk":
+            flood = next(f for f in rows if f["graph"] == r["graph"] and f["strategy"] == "flood")
+            ratios.setdefault(r["graph"], {})[f"{r['walkers']} walkers"] = (
+                flood["messages_per_query"] / r["messages_per_query"]
+            )
+    return {
+        "scenario": "lv_comparison",
+        "engine": "graph",
+        "nodes": nodes,
+        "queries": queries,
+        "seed": seed,
+        "ratio": ratio,
+        "check_every": check_every,
+        "walkers": list(walkers),
+        "rows": rows,
+        "walk_vs_flood": ratios,
+        "wall_seconds": time.perf_counter() - begin,
+    }
+
+
 SCENARIOS: dict[str, tuple[Callable[..., dict[str, Any]], str, dict[str, Any]]] = {
     "kademlia_lookup": (
         kademlia_lookup,
@@ -927,6 +971,11 @@ SCENARIOS: dict[str, tuple[Callable[..., dict[str, Any]], str, dict[str, Any]]] 
         "Unstructured search: flooding, expanding ring or random walks over a neighbour graph; messages, success.",
         {"engine": "graph", "graph": "ba", "nodes": 10000, "strategy": "flood", "replication": "uniform",
          "ttl": 0, "walkers": 16, "queries": 100, "seed": 0},
+    ),
+    "lv_comparison": (
+        lv_comparison,
+        "Lv et al. (ICS 2002): flooding vs 16 and 32 random walkers on 10,000-node BA and random graphs.",
+        {"nodes": 10000, "queries": 1000, "seed": 1, "walkers": [16, 32]},
     ),
     "failure_resilience": (
         failure_resilience,

@@ -178,3 +178,36 @@ def test_demo_text_small_k() -> None:
     assert result.exit_code == 0, result.output + result.stderr
     assert "gets succeeded" in result.stdout
     assert "5/5" in result.stdout
+
+
+def test_sim_list_and_run_write_results_and_figures(tmp_path):
+    """`p2p sim run` passes scenario options through, writes results.json and the figure, and is reproducible."""
+    import json
+
+    listed = runner.invoke(app, ["sim", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    names = {row["scenario"] for row in json.loads(listed.output)}
+    assert {"kademlia_lookup", "churn_durability", "failure_resilience", "search", "lv_comparison"} <= names
+    args = ["sim", "run", "kademlia_lookup", "--nodes", "60", "--lookups", "40", "--seed", "3"]
+    first = runner.invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert first.exit_code == 0, first.output
+    result = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert result["nodes"] == 60 and result["lookups"] == 40 and result["success_rate"] == 1.0
+    assert (tmp_path / "a" / "hop_cdf.png").stat().st_size > 1000
+    second = runner.invoke(app, [*args, "--json"])
+    assert second.exit_code == 0
+    again = json.loads(second.output)
+    assert {k: v for k, v in again.items() if k != "wall_seconds"} == {
+        k: v for k, v in result.items() if k != "wall_seconds"
+    }
+
+
+def test_sim_run_bad_input_is_one_line(tmp_path):
+    for args, needle in (
+        (["sim", "run", "nope"], "unknown scenario"),
+        (["sim", "run", "kademlia_lookup", "--bogus", "1"], "unknown option --bogus"),
+        (["sim", "run", "kademlia_lookup", "--nodes", "many"], "--nodes"),
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert needle in r.output and "Traceback" not in r.output

@@ -122,40 +122,39 @@ class UDPTransport(Transport):
     def local_address(self) -> Address:
         return self._addr
 
-    async def send(self, addr: Address, data: bytes) -> None:
+    def _attempt(self, addr: Address, data: bytes) -> bool:
+        """Try to send once: ``True`` when the datagram left or is dropped for good (counted), ``False``
+        when the socket buffer is full."""
         if self._closed:
             raise NodeClosed("transport closed")
         if len(data) > MAX_DATAGRAM:
             self._stats["send_errors"] += 1
-            return
+            return True
         try:
             self._sock.sendto(data, addr)
         except BlockingIOError:
-            try:
-                await trio.lowlevel.wait_writable(self._sock)
-                self._sock.sendto(data, addr)
-            except (OSError, trio.BusyResourceError):  # buffer still full, or another task waits: drop
-                self._stats["send_errors"] += 1
-                return
+            return False
         except OSError:
             self._stats["send_errors"] += 1
-            return
+            return True
         self._stats["datagrams_sent"] += 1
         self._stats["bytes_sent"] += len(data)
+        return True
 
-    def send_nowait(self, addr: Address, data: bytes) -> None:
-        if self._closed:
-            raise NodeClosed("transport closed")
-        if len(data) > MAX_DATAGRAM:
-            self._stats["send_errors"] += 1
+    async def send(self, addr: Address, data: bytes) -> None:
+        if self._attempt(addr, data):
             return
         try:
-            self._sock.sendto(data, addr)
-        except OSError:  # includes BlockingIOError: the buffer is full, the datagram is dropped
+            await trio.lowlevel.wait_writable(self._sock)
+        except (OSError, trio.BusyResourceError):  # closed meanwhile, or another task waits: drop
             self._stats["send_errors"] += 1
             return
-        self._stats["datagrams_sent"] += 1
-        self._stats["bytes_sent"] += len(data)
+        if not self._attempt(addr, data):
+            self._stats["send_errors"] += 1
+
+    def send_nowait(self, addr: Address, data: bytes) -> None:
+        if not self._attempt(addr, data):  # the buffer is full: dropped, as the kernel drops UDP
+            self._stats["send_errors"] += 1
 
     async def receive(self) -> tuple[Address, bytes]:
         while True:

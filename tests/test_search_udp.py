@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import time
 
 import pytest
 import trio
@@ -28,9 +27,14 @@ async def _run(nursery_nodes: list, i: int, task_status=trio.TASK_STATUS_IGNORED
 
 
 async def test_30_nodes_flood_and_walk_find_items_on_loopback(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    t0 = time.monotonic()
     rng = random.Random(4)
     nodes: list = [None] * N
+    # A bound so the test stops by itself if the network misbehaves; not a performance assertion.
+    with trio.fail_after(180):
+        await _run_30_nodes(rng, nodes)
+
+
+async def _run_30_nodes(rng: random.Random, nodes: list) -> None:  # type: ignore[type-arg]
     async with trio.open_nursery() as nursery:
         for i in range(N):
             await nursery.start(_run, nodes, i)
@@ -84,7 +88,6 @@ async def test_30_nodes_flood_and_walk_find_items_on_loopback(tmp_path) -> None:
         assert ring.hits and {h.holder.node_id for h in ring.hits} <= set(holders)
 
         nursery.cancel_scope.cancel()
-    assert time.monotonic() - t0 < 60
 
 
 async def test_cli_share_shared_search_unshare(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -120,24 +120,41 @@ def churn_over_time(result: Mapping[str, Any], path: str | Path) -> Path:
 
 
 def failure_bars(result: Mapping[str, Any], path: str | Path) -> Path:
-    """Lookup success after a mass failure, per failed fraction: before and after bucket refresh."""
+    """Lookups after a mass failure, per failed fraction, before and after bucket refresh: success rate,
+    messages per lookup and median latency (three panels)."""
     fractions = result["fractions"]
-    before = result["success_before"]
-    after = result.get("success_after")
-    fig = _figure()
-    ax = fig.add_subplot()
+    phases = result.get("results") or []
+    panels: list[tuple[str, list[float], list[float] | None]] = [
+        ("lookup success rate", list(result["success_before"]), result.get("success_after")),
+    ]
+    if phases and all("before" in r for r in phases):
+        after_ok = all(r.get("after") for r in phases)
+        panels.append((
+            "messages per lookup",
+            [r["before"]["messages_per_lookup"] for r in phases],
+            [r["after"]["messages_per_lookup"] for r in phases] if after_ok else None,
+        ))
+        panels.append((
+            "median lookup latency (s)",
+            [r["before"]["latency"]["p50"] for r in phases],
+            [r["after"]["latency"]["p50"] for r in phases] if after_ok else None,
+        ))
+    fig = _figure((4.2 * len(panels), 4.0))
     xs = range(len(fractions))
-    width = 0.38 if after else 0.6
-    ax.bar([x - (width / 2 if after else 0) for x in xs], before, width, label="right after the failure")
-    if after:
-        ax.bar([x + width / 2 for x in xs], after, width, label="after bucket refresh")
-    ax.set_xticks(list(xs), [f"{f:.0%}" for f in fractions])
-    ax.set_xlabel("fraction of nodes failed at once")
-    ax.set_ylabel("lookup success rate")
-    ax.set_ylim(0, 1.05)
-    ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.set_title(f"Failure resilience, N={result['nodes']:,}, k={result['k']}")
+    for i, (label, before, after) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        width = 0.38 if after else 0.6
+        ax.bar([x - (width / 2 if after else 0) for x in xs], before, width, label="right after the failure")
+        if after:
+            ax.bar([x + width / 2 for x in xs], after, width, label="after bucket refresh")
+        ax.set_xticks(list(xs), [f"{f:.0%}" for f in fractions])
+        ax.set_xlabel("fraction of nodes failed at once")
+        ax.set_ylabel(label)
+        if i == 0:
+            ax.set_ylim(0, 1.05)
+            ax.legend(fontsize=8, loc="lower left")
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"Failure resilience, N={result['nodes']:,}, k={result['k']}")
     return _save(fig, path)
 
 

@@ -949,21 +949,25 @@ class NodeCore:
             interval = (kad.republish_interval if mine else kad.replicate_interval) * jitter
             if now - rec.stored_at < interval or rec.expires_at <= now:
                 continue
+            if not mine:
+                # Paper §2.5, second optimization: a holder's buckets near its own id are accurate (kept
+                # fresh by traffic and refresh), so it replicates to the k closest of its own table
+                # without a lookup per record. A holder that churn has pushed out of the k closest
+                # leaves replication to those that are and lets its copy lapse at its expiry; otherwise
+                # every displaced copy would re-store k copies every hour without end.
+                targets = self.table.closest(rec.key, kad.k)
+                if len(targets) >= kad.k and (own ^ rec.key) > (targets[-1].node_id ^ rec.key):
+                    continue
             started += 1
             self._c["replications"] += 1
-            if mine:
-                self.store.put(replace(rec, stored_at=now, expires_at=now + kad.expire_after + kad.republish_interval))
-            else:
-                self.store.put(replace(rec, stored_at=now))
             q = self._new_query(now, "put" if mine else "replicate", rec.key, internal=True)
             q.value = rec.value
             if mine:
-                self._start_lookup(now, q, out)
+                self.store.put(replace(rec, stored_at=now, expires_at=now + kad.expire_after + kad.republish_interval))
+                self._start_lookup(now, q, out)  # the publisher looks up: it may be far from the key
             else:
-                # Paper §2.5, second optimization: a holder's buckets near its own id are accurate (kept
-                # fresh by traffic and refresh), so it replicates to the k closest of its own table
-                # without a lookup per record. The publisher does look up (it may be far from the key).
-                self._store_phase(now, q, self.table.closest(rec.key, kad.k), out)
+                self.store.put(replace(rec, stored_at=now))
+                self._store_phase(now, q, targets, out)
 
     # ============================================================================== unstructured search
 

@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
-import statistics
 import string
 import sys
 import tempfile
@@ -40,24 +38,13 @@ from typing import Any
 
 import trio
 
+from bench.common import per_op, summary
 from p2p.node import Node, open_node
 
 __all__ = ["run_our_workload", "run_our_workload_sync"]
 
 
-def _p95(values: list[float]) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def _mean(values: list[float]) -> float:
-    return statistics.fmean(values) if values else float("nan")
 
 
 class _Counter:
@@ -165,25 +152,20 @@ async def run_our_workload(
         cpu = time.process_time() - cpu0 - counter.overhead
     wall = time.perf_counter() - wall0
 
-    def per_op(before: dict, after: dict, ops: int) -> dict[str, float]:
-        names = sorted(set(before) | set(after))
-        return {k: (after.get(k, 0) - before.get(k, 0)) / ops for k in names if ops}
 
     return {
-        "n": n,
-        "join_seconds_mean": _mean(join_seconds),
-        "put_median": _median(put_seconds),
-        "put_p95": _p95(put_seconds),
-        "get_median": _median(get_seconds),
-        "get_p95": _p95(get_seconds),
-        "get_success": get_success,
-        "gets": len(get_seconds),
-        "puts": puts,
-        "set_failures": set_failures,
-        "datagrams_per_put": _mean(put_datagrams),
-        "datagrams_per_get": _mean(get_datagrams),
-        "datagrams_per_join": _mean(join_datagrams),
-        "get_local_hits": sum(1 for d in get_datagrams if d == 0),
+        **summary(
+            n,
+            join_seconds=join_seconds,
+            join_datagrams=join_datagrams,
+            put_seconds=put_seconds,
+            put_datagrams=put_datagrams,
+            get_seconds=get_seconds,
+            get_datagrams=get_datagrams,
+            get_success=get_success,
+            puts=puts,
+            set_failures=set_failures,
+        ),
         "cpu_seconds": cpu,
         "counter_cpu_seconds": counter.overhead,
         "rpc_sent": rpc_after,

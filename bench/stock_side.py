@@ -17,15 +17,15 @@ Latency, datagrams and bytes per op are measured inside the subprocess around th
 from __future__ import annotations
 
 import importlib.util
-import math
 import random
-import statistics
 import string
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from bench.common import per_op, summary
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,19 +42,7 @@ def load_stockpeer() -> ModuleType:
     return module
 
 
-def _p95(values: list[float]) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def _mean(values: list[float]) -> float:
-    return statistics.fmean(values) if values else float("nan")
 
 
 def run_stock_workload(
@@ -114,25 +102,20 @@ def run_stock_workload(
         stats = peers.stats()
     rpc_after = stats["rpc_sent"]
 
-    def per_op(before: dict, after: dict, ops: int) -> dict[str, float]:
-        names = sorted(set(before) | set(after))
-        return {k: (after.get(k, 0) - before.get(k, 0)) / ops for k in names if ops}
 
     return {
-        "n": n,
-        "join_seconds_mean": _mean(join_seconds),
-        "put_median": _median(put_seconds),
-        "put_p95": _p95(put_seconds),
-        "get_median": _median(get_seconds),
-        "get_p95": _p95(get_seconds),
-        "get_success": get_success,
-        "gets": len(get_seconds),
-        "puts": puts,
-        "set_failures": set_failures,
-        "datagrams_per_put": _mean(put_datagrams),
-        "datagrams_per_get": _mean(get_datagrams),
-        "datagrams_per_join": _mean(join_datagrams),
-        "get_local_hits": sum(1 for d in get_datagrams if d == 0),
+        **summary(
+            n,
+            join_seconds=join_seconds,
+            join_datagrams=join_datagrams,
+            put_seconds=put_seconds,
+            put_datagrams=put_datagrams,
+            get_seconds=get_seconds,
+            get_datagrams=get_datagrams,
+            get_success=get_success,
+            puts=puts,
+            set_failures=set_failures,
+        ),
         "cpu_seconds": stats["cpu_seconds"] - cpu0,
         "rpc_sent": rpc_after,
         "rpc_per_put": per_op(rpc_before_puts, rpc_before_gets, puts),

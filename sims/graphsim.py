@@ -28,9 +28,8 @@ from dataclasses import asdict, dataclass
 import networkx as nx
 import numpy as np
 
-from p2p.errors import ConfigError
 from p2p.ids import ID_BITS, ID_SPACE, id_to_hex, random_id
-from p2p.sims.topology import KademliaTables, kademlia_tables
+from p2p.sims.topology import KademliaTables, _check, _check_seed, kademlia_tables
 
 __all__ = [
     "XorIndex",
@@ -43,16 +42,6 @@ __all__ = [
 ]
 
 Graph = nx.DiGraph | KademliaTables
-
-
-def _check(cond: bool, name: str, why: str) -> None:
-    if not cond:
-        raise ConfigError(f"{name}: {why}")
-
-
-def _check_seed(seed: object) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"seed: must be an int, got {type(seed).__name__}")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -17,12 +17,9 @@ Besides values and types, each test checks that neither side rejects the other's
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import random
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,19 +32,7 @@ from p2p.store import MemoryStore, Record
 pytestmark = pytest.mark.slow
 
 
-def _load_stockpeer():
-    """Import tests/stockpeer.py by path (tests/ is not a package; works under any pytest import mode)."""
-    module = sys.modules.get("stockpeer")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("stockpeer", Path(__file__).with_name("stockpeer.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["stockpeer"] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-stockpeer = _load_stockpeer()
+import stockpeer  # noqa: E402  (tests/conftest.py puts tests/ on sys.path)
 
 OP_TIMEOUT = 12.0
 """Bound on any single operation (stock's own RPC timeout is 5 s; ours is 1 s with 2 retransmissions)."""

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-
-def _load_stockpeer():
-    """Import tests/stockpeer.py by path (tests/ is not a package; works under any pytest import mode)."""
-    module = sys.modules.get("stockpeer")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("stockpeer", Path(__file__).with_name("stockpeer.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["stockpeer"] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-stockpeer = _load_stockpeer()
+import stockpeer  # noqa: E402  (tests/conftest.py puts tests/ on sys.path)
 
 
 def test_stock_servers_store_and_fetch_typed_values() -> None:

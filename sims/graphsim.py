@@ -502,8 +502,9 @@ def iterative_lookup(
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _summary(values: Sequence[int]) -> dict[str, float]:
-    if not values:
+def _summary(values: Sequence[float]) -> dict[str, float]:
+    """mean, p50, p90, p99 and max of ``values`` (zeros when empty); shared by the scenarios."""
+    if not len(values):
         return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
     arr = np.asarray(values, dtype=np.float64)
     return {

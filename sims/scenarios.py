@@ -31,7 +31,7 @@ from p2p.core import Completed
 from p2p.ids import key_id, random_id
 from p2p.linkmodel import LinkModel, LognormalLatency
 from p2p.sims.churn import ChurnModel, ParetoSessions
-from p2p.sims.graphsim import XorIndex, lookup_experiment
+from p2p.sims.graphsim import XorIndex, _summary, lookup_experiment
 from p2p.sims.topology import kademlia_tables
 from p2p.wire import Address, Contact
 
@@ -59,19 +59,6 @@ Progress = Callable[[int, int], None] | None
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _summary(values: Sequence[float]) -> dict[str, float]:
-    if not len(values):
-        return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    arr = np.asarray(values, dtype=np.float64)
-    return {
-        "mean": float(arr.mean()),
-        "p50": float(np.percentile(arr, 50)),
-        "p90": float(np.percentile(arr, 90)),
-        "p99": float(np.percentile(arr, 99)),
-        "max": float(arr.max()),
-    }
 
 
 def _run(

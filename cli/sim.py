@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,6 +139,7 @@ def run(
 
     console = stderr_console()
     began = time.perf_counter()
+    lines = _ProgressLines(scenario, began) if not json_ and not console.is_terminal else None
     with Progress(
         TextColumn(f"{scenario}"),
         BarColumn(),
@@ -151,6 +153,8 @@ def run(
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            if lines is not None:
+                lines(done, total)
 
         if "progress" in inspect.signature(fn).parameters:
             kwargs["progress"] = progress
@@ -165,6 +169,33 @@ def run(
         emit_json(results)
         return
     _summary(scenario, results, out, figures)
+
+
+class _ProgressLines:
+    """Progress as plain lines on stderr when it is not a terminal (``nohup``, CI logs, pipes).
+
+    One line per tenth of each phase, and at least one a minute: ``scenario: done/total (pct) after H:MM:SS``.
+    A phase starts whenever ``total`` changes (building a network, then running lookups, ...).
+    """
+
+    def __init__(self, scenario: str, began: float, every_seconds: float = 60.0) -> None:
+        self.scenario = scenario
+        self.began = began
+        self.every = every_seconds
+        self.total = -1
+        self.tenth = -1
+        self.last = began
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        tenth = 10 * done // total if total > 0 else 0
+        if total == self.total and tenth == self.tenth and now - self.last < self.every:
+            return
+        self.total, self.tenth, self.last = total, tenth, now
+        pct = f" ({100 * done / total:.0f}%)" if total > 0 else ""
+        elapsed = int(now - self.began)
+        clock = f"{elapsed // 3600}:{elapsed // 60 % 60:02d}:{elapsed % 60:02d}"
+        print(f"{self.scenario}: {done}/{total}{pct} after {clock}", file=sys.stderr, flush=True)
 
 
 def _figures(scenario: str, results: dict[str, Any], out: Path) -> list[Path]:

@@ -194,6 +194,9 @@ def test_sim_list_and_run_write_results_and_figures(tmp_path):
     result = json.loads((tmp_path / "a" / "results.json").read_text())
     assert result["nodes"] == 60 and result["lookups"] == 40 and result["success_rate"] == 1.0
     assert (tmp_path / "a" / "hop_cdf.png").stat().st_size > 1000
+    # stderr is not a terminal here, so progress comes as plain lines, ending each phase at 100%
+    progress = [ln for ln in first.stderr.splitlines() if ln.startswith("kademlia_lookup: ")]
+    assert progress and "40/40 (100%)" in progress[-1], first.stderr
     second = runner.invoke(app, [*args, "--json"])
     assert second.exit_code == 0
     again = json.loads(second.output)
@@ -211,3 +214,37 @@ def test_sim_run_bad_input_is_one_line(tmp_path):
         r = runner.invoke(app, args)
         assert r.exit_code == 2, (args, r.output)
         assert needle in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("args", "needle", "where"),
+    [
+        (["node", "start", "--port", "abc"], "--port", "p2p node start --help"),
+        (["bogus"], "No such command 'bogus'", "p2p --help"),
+        (["get"], "Missing argument", "p2p get --help"),
+        (["put", "k", "v", "--type", "list"], "--type", "p2p put --help"),
+        (["sim", "run", "kademlia_lookup", "--nodes", "many"], "--nodes", None),
+    ],
+)
+def test_console_script_usage_errors_are_one_line(args, needle, where, capsys) -> None:
+    """The installed ``p2p`` script (cli.main.main) turns typer's boxed parse errors into one line, exit 2."""
+    from p2p.cli.main import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    line = err.strip()
+    assert len(err.strip().splitlines()) == 1 and line.startswith("error: "), err
+    assert needle in line and "╭" not in err
+    if where is not None:
+        assert line.endswith(f"(see '{where}')")
+
+
+def test_console_script_help_and_version(capsys) -> None:
+    from p2p.cli.main import main
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"p2p {p2p.__version__}"
+    assert main(["node", "start", "--help"]) == 0
+    assert "--bootstrap" in capsys.readouterr().out
+    assert main([]) == 2  # no command: the help, with click's usage exit code
+    assert "Usage" in capsys.readouterr().out

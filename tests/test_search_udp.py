@@ -143,6 +143,18 @@ async def test_cli_share_shared_search_unshare(tmp_path) -> None:  # type: ignor
         r = await cli("search", "nothing-like-this", "--timeout", "0.5", "--data-dir", str(data))
         assert r.exit_code == 1 and r.stderr.strip() == "no hits for: nothing-like-this"
 
+        # --bootstrap: a short-lived node joins through node 0, gets neighbours, searches, and exits
+        boot = "{}:{}".format(*nodes[0].address)
+        r = await cli("search", "holiday", "--bootstrap", boot, "--timeout", "2", "--json")
+        assert r.exit_code == 0, r.output + r.stderr
+        out = json.loads(r.stdout)
+        assert {h["name"] for h in out["hits"]} == {"holiday video.mp4", "Holiday Photos.zip"}
+        holder = {h["name"]: h["holder"]["address"] for h in out["hits"]}
+        assert holder["holiday video.mp4"] == "{}:{}".format(*nodes[2].address)
+        assert holder["Holiday Photos.zip"] == "{}:{}".format(*nodes[5].address)
+        r = await cli("search", "nothing-like-this", "--bootstrap", boot, "--timeout", "0.5")
+        assert r.exit_code == 1 and r.stderr.strip() == "no hits for: nothing-like-this"
+
         status = await cli("node", "status", "--data-dir", str(data), "--json")
         st = json.loads(status.stdout)
         assert st["neighbours"] and st["search"]["searches_started"] == 3 and st["items"] == 1

@@ -51,7 +51,7 @@ from .transport.base import Transport
 from .transport.udp import UDPTransport, resolve_address
 from .wire import Address, Value
 
-__all__ = ["Node", "open_node", "DataDirLocked", "item_from_file"]
+__all__ = ["Node", "QueryTicket", "open_node", "DataDirLocked", "item_from_file"]
 
 log = logging.getLogger("p2p.node")
 
@@ -86,6 +86,42 @@ def item_from_file(path: str | os.PathLike[str], *, name: str | None = None, tag
     except OSError as exc:
         raise InvalidQuery(f"cannot read {p}: {exc.strerror or exc}") from None
     return Item(name or p.name, digest.digest(), size, tuple(tags), str(p))
+
+
+QUERY_KINDS = ("bootstrap", "get", "put", "find_node", "search")
+"""The queries :meth:`Node.start` can begin: the ``NodeCore.start_<kind>`` methods."""
+
+
+class QueryTicket:
+    """A query begun with :meth:`Node.start`; :meth:`wait` gives its final effect.
+
+    Attributes
+    ----------
+    qid : int
+        The core's query id.
+    """
+
+    __slots__ = ("qid", "_slot")
+
+    def __init__(self, qid: int, slot: list[Any]) -> None:
+        self.qid = qid
+        self._slot = slot
+
+    @property
+    def done(self) -> bool:
+        """Whether the query has ended (or its node closed)."""
+        return bool(self._slot[0].is_set())
+
+    @property
+    def effect(self) -> Effect | None:
+        """The final effect once :attr:`done`, else ``None``."""
+        return self._slot[1]  # type: ignore[no-any-return]
+
+    async def wait(self) -> Effect | None:
+        """The query's final effect: ``Completed`` (its ``result`` as the awaiting methods return it) or
+        ``Failed`` (its ``error`` as they would raise it); ``None`` if the node closed first."""
+        await self._slot[0].wait()
+        return self._slot[1]  # type: ignore[no-any-return]
 
 
 class Node:
@@ -238,6 +274,49 @@ class Node:
             while len(self.core.overlay) < n:
                 await trio.sleep(0.05)
         return len(self.core.overlay)
+
+    async def start(self, kind: str, *args: Any) -> QueryTicket:
+        """Begin a query without waiting for its end, for drivers that run many at once (the virtual-time
+        simulation engine). ``kind`` and ``args`` are those of ``NodeCore.start_<kind>(now, *args)``: for
+        example ``start("get", key)``, ``start("put", key, value)``, ``start("bootstrap", [(ip, port)])``.
+
+        Unlike the awaiting methods, an unanswered ticket is not cancelled when the caller stops waiting;
+        the query runs to its own end (its timeouts bound it).
+
+        Returns
+        -------
+        QueryTicket
+
+        Raises
+        ------
+        ValueError
+            If ``kind`` is not one of ``bootstrap``, ``get``, ``put``, ``find_node``, ``search``.
+        p2p.errors.NodeClosed
+            If the node is closed.
+        p2p.errors.P2PError
+            What the core's ``start_<kind>`` raises for bad arguments (e.g. ``ValueTooLarge``).
+        """
+        if kind not in QUERY_KINDS:
+            raise ValueError(f"unknown query kind {kind!r} (one of {', '.join(QUERY_KINDS)})")
+        if self._closed:
+            raise NodeClosed("the node is closed")
+        qid, effects = getattr(self.core, f"start_{kind}")(self.now(), *args)
+        slot: list[Any] = [trio.Event(), None]
+        self._waiters[qid] = slot
+        await self._apply(effects)
+        self._rearm()
+        return QueryTicket(qid, slot)
+
+    async def add_contacts(self, contacts: Iterable[Any]) -> None:
+        """Put contacts into the routing table without a lookup (a saved table, or a simulation's id model);
+        k-bucket rules apply as for any contact heard from (full buckets may ping their oldest entry).
+
+        Parameters
+        ----------
+        contacts : iterable of p2p.wire.Contact
+        """
+        await self._apply(self.core.add_contacts(self.now(), contacts))
+        self._rearm()
 
     async def _run_query(self, started: tuple[int, list[Effect]]) -> Any:
         if self._closed:

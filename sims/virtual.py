@@ -34,7 +34,7 @@ import trio.testing
 from p2p.config import NodeConfig
 from p2p.core import Effect, NodeCore
 from p2p.linkmodel import LinkModel
-from p2p.node import Node, open_node
+from p2p.node import Node, QueryTicket, open_node
 from p2p.transport.sim import SimNetwork, SimTransport, open_sim_network
 from p2p.wire import Address, Contact
 
@@ -46,22 +46,25 @@ Tracer = Callable[[float, Address, Address, bytes], None]
 
 
 class VirtualTicket:
-    """A query started by :meth:`VirtualDriver.start`."""
+    """A query started by :meth:`VirtualDriver.start`: the node's :class:`p2p.node.QueryTicket` and where."""
 
-    __slots__ = ("addr", "qid", "slot")
+    __slots__ = ("addr", "ticket")
 
-    def __init__(self, addr: Address, qid: int, slot: list[Any]) -> None:
+    def __init__(self, addr: Address, ticket: QueryTicket) -> None:
         self.addr = addr
-        self.qid = qid
-        self.slot = slot  # [trio.Event, final effect or None], the node's own waiter slot
+        self.ticket = ticket
+
+    @property
+    def qid(self) -> int:
+        return self.ticket.qid
 
     @property
     def done(self) -> bool:
-        return self.slot[0].is_set()
+        return self.ticket.done
 
     @property
     def effect(self) -> Effect | None:
-        return self.slot[1]
+        return self.ticket.effect
 
 
 class VirtualDriver:
@@ -124,30 +127,22 @@ class VirtualDriver:
         if entry is None:
             return
         node, scope = entry
-        node.transport._close()  # synchronous: no datagram can reach it from this instant on
+        node.transport.crash()  # synchronous: no datagram can reach it from this instant on
         await node.aclose()
         scope.cancel()
         await self._settle()
 
     async def populate(self, addr: Address, contacts: Iterable[Contact]) -> None:
-        node = self._nodes[addr][0]
-        await node._apply(node.core.add_contacts(node.now(), contacts))
-        node._rearm()
+        await self._nodes[addr][0].add_contacts(contacts)
 
     async def start(self, addr: Address, kind: str, *args: Any) -> VirtualTicket:
         await self._settle()
-        node = self._nodes[addr][0]
-        qid, effects = getattr(node.core, f"start_{kind}")(node.now(), *args)
-        slot: list[Any] = [trio.Event(), None]
-        node._waiters[qid] = slot
-        await node._apply(effects)
-        node._rearm()
-        return VirtualTicket(addr, qid, slot)
+        return VirtualTicket(addr, await self._nodes[addr][0].start(kind, *args))
 
     async def wait(self, ticket: VirtualTicket) -> Effect | None:
-        await ticket.slot[0].wait()
+        effect = await ticket.ticket.wait()
         await self._settle()
-        return ticket.slot[1]
+        return effect
 
     async def query(self, addr: Address, kind: str, *args: Any) -> Effect | None:
         return await self.wait(await self.start(addr, kind, *args))

@@ -160,6 +160,12 @@ class SimTransport(Transport):
         self._close()
         await trio.lowlevel.checkpoint()
 
+    def crash(self) -> None:
+        """Leave the network at this instant, synchronously (a crash): nothing sent to this endpoint is
+        delivered from now on, and a task blocked in :meth:`receive` wakes with ``ClosedResourceError``.
+        :meth:`aclose` does the same and then checkpoints. Idempotent."""
+        self._close()
+
     def _close(self) -> None:
         if self._closed:
             return

@@ -992,6 +992,24 @@ class NodeCore:
         """The current neighbours of the search overlay."""
         return self.overlay.contacts()
 
+    def leave(self, now: float) -> list[Effect]:
+        """Leave the search overlay before a graceful shutdown: one ``neighbour [id, false]`` to each neighbour
+        (the Gnutella 0.6 *Bye*), so that each drops this node and looks for a replacement at once instead
+        of after failed keep-alives. The overlay is empty afterwards. A crash sends nothing; neighbours then
+        notice at the next keep-alive (``SearchConfig.keepalive_interval``). The DHT side needs no goodbye:
+        Kademlia contacts age out of k-buckets on their own (paper §2.2).
+
+        Returns
+        -------
+        list of Effect
+            ``Send`` effects, one datagram per neighbour, not retransmitted.
+        """
+        out: list[Effect] = []
+        for c in self.overlay.contacts():
+            self._one_way(out, c.addr, Neighbour(self.node_id, False))
+            self.overlay.remove(c.node_id)
+        return out
+
     def add_neighbour(self, now: float, contact: Contact) -> bool:
         """Make ``contact`` a neighbour without asking it (static overlays in tests and simulations; the
         peer must add this node too). ``False`` when full."""
@@ -1150,8 +1168,15 @@ class NodeCore:
     def _on_neighbour(self, now: float, src: Address, m: Neighbour) -> NeighbourReply:
         contact = Contact(m.sender, src[0], src[1])
         if not m.join:
-            if self.overlay.remove(m.sender) is not None:
+            # A neighbour leaves (Bye), heard from its own address (no one else can say goodbye for it): drop
+            # it, do not ask it again soon, and look for a replacement from the timer.
+            st = self.overlay.neighbours.get(m.sender)
+            if st is not None and st.contact.addr == src:
+                self.overlay.remove(m.sender)
+                self.overlay.back_off(now, m.sender)
                 self._s["neighbours_lost"] += 1
+                if self.overlay.wanted() > 0:
+                    self._next_overlay = min(self._next_overlay, now + _OVERLAY_SOON)
             return NeighbourReply(True, ())
         known = m.sender in self.overlay.neighbours
         accepted = m.sender != self.node_id and self.overlay.accept(now, contact)

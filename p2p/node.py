@@ -451,10 +451,13 @@ class Node:
             self._persist.save_contacts(self.core.contacts(), time.time())
 
     async def aclose(self) -> None:
-        """Stop: wake pending queries with :class:`NodeClosed`, save contacts, close transport and store."""
+        """Stop: tell the search overlay's neighbours (:meth:`NodeCore.leave`), wake pending queries with
+        :class:`NodeClosed`, save contacts, close transport and store."""
         if self._closed:
             return
         self._closed = True
+        with contextlib.suppress(Exception):  # best effort: a goodbye must never keep a node from closing
+            await self._apply(self.core.leave(self.now()))
         for slot in self._waiters.values():
             slot[0].set()
         self._waiters.clear()

@@ -289,6 +289,52 @@ def test_a_failed_neighbour_is_replaced() -> None:
     assert_overlay_ok(mesh)
 
 
+def test_a_leaving_neighbour_says_bye_and_is_replaced_at_once() -> None:
+    mesh = overlay_mesh(40)
+    victim = mesh.addresses[10]
+    core = mesh.cores[victim]
+    vid = core.node_id
+    had = [a for a, c in mesh if vid in {x.node_id for x in c.neighbours()}]
+    assert len(had) >= 2
+    # A forged goodbye (right node id, wrong address) changes nothing.
+    forger = mesh.addresses[11]
+    mesh.apply(forger, [Send(had[0], encode_request(b"\x01" * 20, Neighbour(vid, False)))])
+    mesh.run_until(mesh.now + 0.5)
+    assert vid in {x.node_id for x in mesh.cores[had[0]].neighbours()}
+    lost_before = sum(mesh.cores[a].statistics().search.neighbours_lost for a in had)
+
+    bye = core.leave(mesh.now)
+    assert len(bye) == len(had) and all(type(e) is Send for e in bye) and len(core.overlay) == 0
+    mesh.apply(victim, bye)
+    mesh.remove(victim)
+    mesh.run_until(mesh.now + 0.5)  # far less than a keep-alive period (5 s) plus its timeouts
+    for a in had:
+        assert vid not in {x.node_id for x in mesh.cores[a].neighbours()}
+    assert sum(mesh.cores[a].statistics().search.neighbours_lost for a in had) == lost_before + len(had)
+    mesh.run_until(mesh.now + 3)  # replacements come from the overlay timer, not from failed keep-alives
+    assert_overlay_ok(mesh)
+    assert all(vid not in {x.node_id for x in c.neighbours()} for _, c in mesh)
+
+
+async def test_a_closing_node_says_bye_to_its_neighbours(autojump_clock) -> None:  # type: ignore[no-untyped-def]
+    """Graceful close of a real Node (open_node's exit) sends the goodbye; its neighbours drop it at once."""
+    from p2p.testing import open_sim_nodes
+
+    cfg = NodeConfig(search=SearchConfig(keepalive_interval=1000.0))
+    async with open_sim_nodes(6, seed=2, config=cfg) as (_net, nodes):
+        with trio.fail_after(30):
+            while min(len(n.core.overlay) for n in nodes) < 2:
+                await trio.sleep(0.1)
+        leaver = nodes[5]
+        had = [n for n in nodes[:5] if leaver.node_id in {c.node_id for c in n.core.neighbours()}]
+        assert had
+        await leaver.aclose()
+        await trio.sleep(1.0)  # with a 1000 s keep-alive, only the goodbye can explain this
+        for n in had:
+            assert leaver.node_id not in {c.node_id for c in n.core.neighbours()}
+            assert n.core.statistics().search.neighbours_lost >= 1
+
+
 def test_a_node_that_ignores_neighbour_requests_never_becomes_one() -> None:
     """A stock kademlia node does not know the RPC; model it with enabled=False (it refuses)."""
     cfg = NodeConfig(search=SearchConfig(enabled=False))

@@ -21,6 +21,7 @@ value, refresh), §2.5 (replication, republishing, join and hand-over of keys to
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -408,7 +409,8 @@ class NodeCore:
         self.catalogue = Catalogue()
         self._searches: dict[QueryId, ActiveSearch] = {}
         self._by_guid: dict[bytes, ActiveSearch] = {}
-        self._overlay_period = max(0.5, min(sc.keepalive_interval / 3, 5.0))
+        # With search disabled the overlay timer has nothing to do: it never fires (fewer wake-ups, same trace).
+        self._overlay_period = max(0.5, min(sc.keepalive_interval / 3, 5.0)) if sc.enabled else math.inf
         self._next_overlay = now + self._overlay_period
         self._join_budget = 2 * sc.min_neighbours
         self._next_growth = now
@@ -823,7 +825,8 @@ class NodeCore:
         elif q.kind == "bootstrap":
             result = BootstrapResult(q.responded, len(self.table), q.requests, now - q.started)
             self._complete(q, result, out)
-            self._next_overlay = min(self._next_overlay, now)  # joined: look for neighbours at once
+            if self.config.search.enabled:
+                self._next_overlay = min(self._next_overlay, now)  # joined: look for neighbours at once
         else:
             result = FindNodeResult(q.target, tuple(closest), lookup.max_hops, q.requests, now - q.started)
             self._complete(q, result, out)

@@ -396,3 +396,17 @@ def test_hit_items_round_trip_through_the_wire() -> None:
 
 
 _ = trio  # pytest-trio runs the async test
+
+
+def test_with_search_disabled_the_overlay_timer_never_wakes_the_node() -> None:
+    """A DHT-only core wakes for maintenance and RPC timers only (the overlay tick would have nothing to do)."""
+    off = NodeCore(NodeConfig(search=SearchConfig(enabled=False)), 7, rng=random.Random(1), now=0.0)
+    on = NodeCore(NodeConfig(), 7, rng=random.Random(1), now=0.0)
+    assert on.next_deadline() <= 5.0  # the overlay tick
+    assert off.next_deadline() == 180.0  # maintenance: a twentieth of the 3600 s refresh interval
+    off.poll(180.0)
+    assert off.next_deadline() == 360.0
+    mesh = CoreMesh(20, seed=3, config=NodeConfig(search=SearchConfig(enabled=False)))
+    mesh.join_all()  # a bootstrap does not start the overlay either
+    mesh.run_until(mesh.now + 30)
+    assert all(len(c.overlay) == 0 and c.next_deadline() > mesh.now + 5 for _, c in mesh)

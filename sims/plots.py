@@ -89,13 +89,14 @@ def hops_vs_n(results: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
 
 
 def churn_over_time(result: Mapping[str, Any], path: str | Path) -> Path:
-    """Records still held by a live node, and the fraction of sampled gets that found their record, over time;
-    live nodes on a second axis."""
+    """Two panels over the hours of churn. Top: records still held by a live node and the fraction of sampled
+    gets that found their record, with live nodes on a second axis. Bottom: live (unexpired) copies per
+    record (mean, p50, p90 and max over the records) against the replication parameter k."""
     samples = result["samples"]
     hours = [s["hours"] for s in samples]
     records = result["records"]
-    fig = _figure()
-    ax = fig.add_subplot()
+    fig = _figure((6.4, 6.8))
+    ax, low = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     ax.plot(
         hours, [s["records_with_holder"] / records for s in samples], "o-", label="records with a live holder"
     )
@@ -103,7 +104,6 @@ def churn_over_time(result: Mapping[str, Any], path: str | Path) -> Path:
     if got:
         ax.plot([g[0] for g in got], [g[1] for g in got], "s--", label="gets that found the record")
     ax.set_ylim(min(0.9, *(s["records_with_holder"] / records for s in samples)) - 0.01, 1.005)
-    ax.set_xlabel("hours of churn")
     ax.set_ylabel("fraction")
     ax.grid(alpha=0.3)
     ax2 = ax.twinx()
@@ -116,6 +116,16 @@ def churn_over_time(result: Mapping[str, Any], path: str | Path) -> Path:
         f"Durability: {result['nodes']:,} nodes, {records:,} records, k={result['k']}, "
         f"median session {result['median_session_hours']} h"
     )
+    for stat, style in (("max", ":"), ("p90", "--"), ("mean", "-"), ("p50", "-.")):
+        if all(stat in s["holders"] for s in samples):
+            low.plot(hours, [s["holders"][stat] for s in samples], style, label=stat)
+    low.axhline(result["k"], color="black", lw=0.8, alpha=0.6, label=f"k = {result['k']}")
+    top = max([result["k"], *(s["holders"].get("max", 0) for s in samples)])
+    low.set_ylim(0, top * 1.3)  # room for the legend above the lines
+    low.set_xlabel("hours of churn")
+    low.set_ylabel("live copies per record")
+    low.grid(alpha=0.3)
+    low.legend(fontsize=8, loc="upper left", ncol=5)
     return _save(fig, path)
 
 

@@ -300,12 +300,7 @@ class Node:
             raise ValueError(f"unknown query kind {kind!r} (one of {', '.join(QUERY_KINDS)})")
         if self._closed:
             raise NodeClosed("the node is closed")
-        qid, effects = getattr(self.core, f"start_{kind}")(self.now(), *args)
-        slot: list[Any] = [trio.Event(), None]
-        self._waiters[qid] = slot
-        await self._apply(effects)
-        self._rearm()
-        return QueryTicket(qid, slot)
+        return await self._begin(getattr(self.core, f"start_{kind}")(self.now(), *args))
 
     async def add_contacts(self, contacts: Iterable[Any]) -> None:
         """Put contacts into the routing table without a lookup (a saved table, or a simulation's id model);
@@ -318,20 +313,25 @@ class Node:
         await self._apply(self.core.add_contacts(self.now(), contacts))
         self._rearm()
 
-    async def _run_query(self, started: tuple[int, list[Effect]]) -> Any:
-        if self._closed:
-            raise NodeClosed("the node is closed")
+    async def _begin(self, started: tuple[int, list[Effect]]) -> QueryTicket:
+        """Register a waiter for a query the core has just started, carry out its first effects."""
         qid, effects = started
         slot: list[Any] = [trio.Event(), None]
         self._waiters[qid] = slot
+        await self._apply(effects)
+        self._rearm()
+        return QueryTicket(qid, slot)
+
+    async def _run_query(self, started: tuple[int, list[Effect]]) -> Any:
+        if self._closed:
+            raise NodeClosed("the node is closed")
+        qid = started[0]
         try:
-            await self._apply(effects)
-            self._rearm()
-            await slot[0].wait()
+            effect = await (await self._begin(started)).wait()
         finally:
-            if self._waiters.pop(qid, None) is not None and slot[1] is None:
+            slot = self._waiters.pop(qid, None)
+            if slot is not None and slot[1] is None:  # the caller stopped waiting: end the query in the core
                 self.core.cancel(qid)
-        effect = slot[1]
         if type(effect) is Completed:
             return effect.result
         if effect is None:
